@@ -1,0 +1,1 @@
+"""Agent loops (fix, tests) and the sandbox they run code in."""

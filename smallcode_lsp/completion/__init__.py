@@ -1,0 +1,1 @@
+"""The inline-completion pipeline shared by the LSP server and the headless CLI."""

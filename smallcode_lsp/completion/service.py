@@ -1,0 +1,127 @@
+"""One inline completion, from document text and cursor to a finished suggestion.
+
+Runs on the model thread (never on the event loop). The server and the `smallcode complete` CLI
+both call `Completer.complete`, so what the CLI prints is exactly what an editor would show.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from smallcode_lsp.config import Settings
+from smallcode_lsp.context.prompt import pack_snippets
+from smallcode_lsp.context.retrieve import definition_snippets, identifiers_near_cursor
+from smallcode_lsp.engine import postprocess
+from smallcode_lsp.index.languages import language_for_path
+
+if TYPE_CHECKING:
+    from smallcode_lsp.engine.local import LocalEngine
+    from smallcode_lsp.index.workspace_index import WorkspaceIndex
+
+# The cursor window starts on a line quantised to this step, so the prompt prefix stays identical
+# while the user types within a few lines and the KV cache is reused.
+WINDOW_LINES_BEFORE = 60
+WINDOW_LINE_STEP = 16
+WINDOW_LINES_AFTER = 20
+
+
+@dataclass(frozen=True)
+class CompletionRequest:
+    path: str
+    text: str
+    line: int  # 0-based
+    column: int  # 0-based, in code points of the line
+
+
+@dataclass
+class Suggestion:
+    text: str
+    replace_chars: int  # characters after the cursor that the suggestion replaces
+    block: bool
+    logprobs: list[float] = field(default_factory=list)
+    finish_reason: str = "stop"
+    prompt_tokens: int = 0
+    reused_prompt_tokens: int = 0
+    context_snippets: int = 0
+    seconds: float = 0.0
+
+    @property
+    def mean_logprob(self) -> float:
+        return sum(self.logprobs) / len(self.logprobs) if self.logprobs else -math.inf
+
+
+def split_at_cursor(text: str, line: int, column: int) -> tuple[list[str], str, str]:
+    """Lines of the document plus the text of the cursor's line before and after the cursor."""
+    lines = text.split("\n")
+    if not 0 <= line < len(lines):
+        raise ValueError(f"line {line} is outside the document (it has {len(lines)} lines)")
+    current = lines[line]
+    if not 0 <= column <= len(current):
+        raise ValueError(f"column {column} is outside line {line} (it has {len(current)} characters)")
+    return lines, current[:column], current[column:]
+
+
+class Completer:
+    """Builds the prompt, runs the engine and post-processes its output."""
+
+    def __init__(self, engine: LocalEngine, index: WorkspaceIndex | None, roots: list[str]) -> None:
+        self.engine = engine
+        self.index = index
+        self.roots = roots
+
+    def cross_file_context(
+        self, request: CompletionRequest, before: str, after: str, settings: Settings
+    ) -> tuple[str, int]:
+        if not settings.context.retrieval or self.index is None or settings.context.max_tokens <= 0:
+            return "", 0
+        spec = language_for_path(request.path)
+        names = identifiers_near_cursor(before, after)
+        snippets = list(definition_snippets(self.index, request.path, names))
+        text = pack_snippets(
+            snippets,
+            budget_tokens=settings.context.max_tokens,
+            count_tokens=self.engine.count_tokens,
+            comment_prefix=spec.comment_prefix if spec else "#",
+            roots=self.roots,
+        )
+        return text, text.count("\n\n")
+
+    def complete(
+        self, request: CompletionRequest, settings: Settings, cancel: threading.Event | None = None
+    ) -> Suggestion | None:
+        started = time.perf_counter()
+        lines, line_prefix, line_suffix = split_at_cursor(request.text, request.line, request.column)
+        first = max(0, (request.line - WINDOW_LINES_BEFORE) // WINDOW_LINE_STEP * WINDOW_LINE_STEP)
+        before = "\n".join(lines[first : request.line] + [line_prefix])
+        after = "\n".join([line_suffix] + lines[request.line + 1 : request.line + 1 + WINDOW_LINES_AFTER])
+        cursor = postprocess.CursorContext(
+            line_prefix, line_suffix, tuple(lines[request.line + 1 : request.line + 4])
+        )
+        block = postprocess.wants_block(cursor, settings.completion.multiline)
+
+        context, snippet_count = self.cross_file_context(request, before, after, settings)
+        max_tokens = settings.completion.max_tokens
+        prompt = self.engine.fim_prompt(before, after, context, max_new_tokens=max_tokens)
+        generation = self.engine.generate(
+            prompt, max_tokens=max_tokens, cancel=cancel, should_stop=postprocess.stop_check(block)
+        )
+        if generation.finish_reason == "cancelled":
+            return None
+        text = postprocess.finalize(generation.text, cursor, block)
+        if not text:
+            return None
+        return Suggestion(
+            text=text,
+            replace_chars=postprocess.replaced_suffix_length(text, cursor),
+            block=block,
+            logprobs=generation.logprobs,
+            finish_reason=generation.finish_reason,
+            prompt_tokens=generation.prompt_tokens,
+            reused_prompt_tokens=generation.reused_prompt_tokens,
+            context_snippets=snippet_count,
+            seconds=time.perf_counter() - started,
+        )

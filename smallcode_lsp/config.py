@@ -1,0 +1,223 @@
+"""Typed settings for the `smallcode` section.
+
+Layers, lowest first: built-in defaults < `[tool.smallcode]` in the workspace's pyproject.toml <
+LSP `initializationOptions` < `workspace/didChangeConfiguration`. Keys use the editor-facing dotted
+camelCase names (`model.contextSize`), so editors, benchmarks and docs share one vocabulary.
+Bad values never crash the server: they are reported and the previous (or default) value is kept.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+try:  # Python 3.11+
+    import tomllib
+except ModuleNotFoundError:  # pragma: no cover - Python 3.10
+    tomllib = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class ModelSettings:
+    path: str | None = None
+    draft_path: str | None = None
+    context_size: int = 4096
+    threads: int = 0  # 0 = let the engine pick (physical cores)
+    kv_cache_type: str = "f16"
+    fim_template: str = "auto"
+
+
+@dataclass(frozen=True)
+class SpeculativeSettings:
+    mode: str = "promptLookup"
+    max_draft_tokens: int = 8
+
+
+@dataclass(frozen=True)
+class CompletionSettings:
+    debounce_ms: int = 75
+    max_tokens: int = 64
+    multiline: str = "auto"
+
+
+@dataclass(frozen=True)
+class ContextSettings:
+    retrieval: bool = True
+    max_tokens: int = 512
+
+
+@dataclass(frozen=True)
+class IndexSettings:
+    exclude: tuple[str, ...] = ()
+    max_file_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class CloudSettings:
+    endpoint: str | None = None
+    model: str | None = None
+    api_key_env: str | None = None
+    confidence_threshold: float = -1.0
+    timeout_ms: int = 1500
+    never_send: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Settings:
+    model: ModelSettings = field(default_factory=ModelSettings)
+    speculative: SpeculativeSettings = field(default_factory=SpeculativeSettings)
+    completion: CompletionSettings = field(default_factory=CompletionSettings)
+    context: ContextSettings = field(default_factory=ContextSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    cloud: CloudSettings = field(default_factory=CloudSettings)
+
+
+class SettingsError(ValueError):
+    """A setting had the wrong type or an unknown value; the message names it."""
+
+
+def _positive_int(lo: int = 0, hi: int = 10**9) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise SettingsError(f"expected an integer, got {value!r}")
+        if not lo <= value <= hi:
+            raise SettingsError(f"expected an integer in [{lo}, {hi}], got {value}")
+        return value
+
+    return check
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if value not in allowed:
+            raise SettingsError(f"expected one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    return check
+
+
+def _optional_str(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise SettingsError(f"expected a string, got {value!r}")
+    return value
+
+
+def _nonempty_str(value: Any) -> str:
+    if not isinstance(value, str) or not value:
+        raise SettingsError(f"expected a non-empty string, got {value!r}")
+    return value
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise SettingsError(f"expected true or false, got {value!r}")
+    return value
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"expected a number, got {value!r}")
+    return float(value)
+
+
+def _globs(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise SettingsError(f"expected a list of glob strings, got {value!r}")
+    return tuple(value)
+
+
+# dotted editor name -> (group attribute, field attribute, validator)
+_SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
+    "model.path": ("model", "path", _optional_str),
+    "model.draftPath": ("model", "draft_path", _optional_str),
+    "model.contextSize": ("model", "context_size", _positive_int(256, 131072)),
+    "model.threads": ("model", "threads", _positive_int(0, 256)),
+    "model.kvCacheType": ("model", "kv_cache_type", _choice("f16", "q8_0")),
+    "model.fimTemplate": ("model", "fim_template", _nonempty_str),
+    "speculative.mode": ("speculative", "mode", _choice("promptLookup", "draftModel", "off")),
+    "speculative.maxDraftTokens": ("speculative", "max_draft_tokens", _positive_int(1, 64)),
+    "completion.debounceMs": ("completion", "debounce_ms", _positive_int(0, 5000)),
+    "completion.maxTokens": ("completion", "max_tokens", _positive_int(1, 100_000)),
+    "completion.multiline": ("completion", "multiline", _choice("auto", "always", "never")),
+    "context.retrieval": ("context", "retrieval", _bool),
+    "context.maxTokens": ("context", "max_tokens", _positive_int(0, 32768)),
+    "index.exclude": ("index", "exclude", _globs),
+    "index.maxFileBytes": ("index", "max_file_bytes", _positive_int(1, 1 << 31)),
+    "cloud.endpoint": ("cloud", "endpoint", _optional_str),
+    "cloud.model": ("cloud", "model", _optional_str),
+    "cloud.apiKeyEnv": ("cloud", "api_key_env", _optional_str),
+    "cloud.confidenceThreshold": ("cloud", "confidence_threshold", _number),
+    "cloud.timeoutMs": ("cloud", "timeout_ms", _positive_int(1, 600_000)),
+    "cloud.neverSend": ("cloud", "never_send", _globs),
+}
+
+SETTING_NAMES: tuple[str, ...] = tuple(_SCHEMA)
+
+
+def flatten(options: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Turn `{"model": {"path": x}}` or `{"model.path": x}` into `{"model.path": x}`."""
+    flat: dict[str, Any] = {}
+    for key, value in options.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and name not in _SCHEMA:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def apply(base: Settings, options: Mapping[str, Any] | None) -> tuple[Settings, list[str]]:
+    """Overlay `options` (nested or dotted, optionally under a `smallcode` key) on `base`.
+
+    Returns the new settings and one human-readable problem per rejected key; rejected keys keep
+    their value from `base`, so one typo never resets the rest of the configuration.
+    """
+    if not options:
+        return base, []
+    if not isinstance(options, Mapping):
+        return base, [f"settings must be an object, got {type(options).__name__}"]
+    if isinstance(options.get("smallcode"), Mapping):
+        options = options["smallcode"]
+    problems: list[str] = []
+    groups: dict[str, dict[str, Any]] = {}
+    for name, raw in flatten(options).items():
+        spec = _SCHEMA.get(name)
+        if spec is None:
+            problems.append(f"smallcode.{name}: unknown setting (ignored)")
+            continue
+        group, attr, validate = spec
+        try:
+            groups.setdefault(group, {})[attr] = validate(raw)
+        except SettingsError as exc:
+            problems.append(f"smallcode.{name}: {exc}; keeping the previous value")
+    replaced = {
+        group: dataclasses.replace(getattr(base, group), **changes) for group, changes in groups.items()
+    }
+    return dataclasses.replace(base, **replaced), problems
+
+
+def from_pyproject(root: Path) -> dict[str, Any]:
+    """Read `[tool.smallcode]` from a workspace's pyproject.toml (empty when absent or unreadable)."""
+    path = root / "pyproject.toml"
+    if tomllib is None or not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    section = data.get("tool", {}).get("smallcode", {})
+    return section if isinstance(section, dict) else {}
+
+
+def to_dict(settings: Settings) -> dict[str, Any]:
+    """Dotted-name view of the settings, as `smallcode.status` reports them."""
+    out: dict[str, Any] = {}
+    for name, (group, attr, _) in _SCHEMA.items():
+        value = getattr(getattr(settings, group), attr)
+        out[name] = list(value) if isinstance(value, tuple) else value
+    return out

@@ -1,0 +1,1 @@
+"""Layer 2: cross-file context retrieval and prompt assembly."""

@@ -1,0 +1,126 @@
+"""Turn raw model output into a suggestion an editor can show: one rule per function.
+
+The model runs until a stop rule fires; these rules decide single-line vs block, where to cut, and
+what to drop. They are pure functions of text so they can be table-tested.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_BLOCK_OPENERS = (":", "{", "(", "[", "=>", "->")
+_CLOSERS = {")": "(", "]": "[", "}": "{"}
+
+
+@dataclass(frozen=True)
+class CursorContext:
+    """What the rules need to know about the cursor: the text of its line around it."""
+
+    line_prefix: str  # text of the cursor's line before the cursor
+    line_suffix: str  # text of the cursor's line after the cursor
+    next_lines: tuple[str, ...] = ()  # a few lines after the cursor's line
+
+    @property
+    def indent(self) -> str:
+        stripped = self.line_prefix.lstrip(" \t")
+        return self.line_prefix[: len(self.line_prefix) - len(stripped)]
+
+
+def wants_block(cursor: CursorContext, setting: str = "auto") -> bool:
+    """Multi-line when the cursor starts a fresh line, or sits right after a block opener."""
+    if setting == "always":
+        return True
+    if setting == "never":
+        return False
+    if cursor.line_suffix.strip():
+        return False  # mid-line: finish this line only
+    if not cursor.line_prefix.strip():
+        return True  # empty (or indentation-only) line: a statement or a whole body may follow
+    # Mid-statement: only a block opener right before the cursor starts a body.
+    return cursor.line_prefix.rstrip().endswith(_BLOCK_OPENERS)
+
+
+def stop_check(block: bool) -> Callable[[str], bool]:
+    """Early stop while generating: a single-line suggestion ends at the first completed line."""
+    if block:
+        return _block_stop
+
+    def single_line(text: str) -> bool:
+        return "\n" in text.lstrip("\n") or (text.startswith("\n") and len(text) > 1)
+
+    return single_line
+
+
+def _block_stop(text: str) -> bool:
+    # Two blank lines in a row end a block in every language we serve.
+    return "\n\n\n" in text
+
+
+def cut_single_line(text: str) -> str:
+    """Keep only the first line of the suggestion."""
+    return text.split("\n", 1)[0]
+
+
+def cut_at_dedent(text: str, cursor: CursorContext) -> str:
+    """Cut a block where a non-empty line is indented less than the line the cursor is on."""
+    base = len(cursor.indent.expandtabs(4))
+    if cursor.line_prefix.strip():
+        # After an opener such as `def f():` the body is deeper than the opener line; any line back
+        # at the opener's depth or shallower ends the suggestion.
+        base += 1
+    lines = text.split("\n")
+    kept = [lines[0]]
+    for line in lines[1:]:
+        if line.strip() and len(line.expandtabs(4)) - len(line.lstrip(" \t").expandtabs(4)) < base:
+            break
+        kept.append(line)
+    return "\n".join(kept)
+
+
+def cut_unbalanced_closer(text: str, cursor: CursorContext) -> str:
+    """Stop before a closing bracket that closes something opened before the suggestion."""
+    depth: list[str] = []
+    for i, ch in enumerate(text):
+        if ch in "([{":
+            depth.append(ch)
+        elif ch in _CLOSERS:
+            if depth and depth[-1] == _CLOSERS[ch]:
+                depth.pop()
+            elif "\n" in text[:i]:
+                # On a later line an unmatched closer belongs to the code after the cursor.
+                return text[:i].rstrip(" \t")
+    return text
+
+
+def strip_trailing_whitespace(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
+
+
+def is_useless(text: str, cursor: CursorContext) -> bool:
+    """Empty, whitespace-only, or just a copy of what already follows the cursor."""
+    if not text.strip():
+        return True
+    suffix = cursor.line_suffix.strip()
+    return bool(suffix) and text.strip() == suffix
+
+
+def replaced_suffix_length(text: str, cursor: CursorContext) -> int:
+    """How many characters after the cursor the suggestion should replace.
+
+    When the editor auto-inserted closing brackets (`foo(|)`) and the suggestion ends with them
+    (`a, b)`), the item must replace them, or accepting it would leave `foo(a, b))`.
+    """
+    suffix = cursor.line_suffix.rstrip()
+    if suffix and "\n" not in text and text.rstrip().endswith(suffix):
+        return len(suffix)
+    return 0
+
+
+def finalize(text: str, cursor: CursorContext, block: bool) -> str:
+    """Apply every cutting rule in order; returns "" when nothing worth showing remains."""
+    text = cut_at_dedent(text, cursor) if block else cut_single_line(text)
+    if block:
+        text = cut_unbalanced_closer(text, cursor)
+    text = strip_trailing_whitespace(text)
+    return "" if is_useless(text, cursor) else text

@@ -1,0 +1,356 @@
+"""The workspace symbol index service: walk, cache, parse, keep current, answer lookups.
+
+Thread model: `build` runs on a worker thread and does its heavy work (walk, read, parse, SQLite)
+without the lock, then swaps results in under an RLock; queries and single-file updates from the
+event loop or the file watcher take the same lock briefly. Chunks of open buffers (`update_document`)
+take precedence over disk until the file is re-read (`update_file`, e.g. on save) or removed.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from smallcode_lsp.config import IndexSettings
+from smallcode_lsp.index.chunker import Chunk, chunk_source
+from smallcode_lsp.index.documents import ParsedDocument
+from smallcode_lsp.index.files import is_minified_name, is_secret_path, walk_source_files
+from smallcode_lsp.index.ignore import IgnoreRules
+from smallcode_lsp.index.languages import language_for_path, query_fingerprint
+from smallcode_lsp.index.parsing import chunks_from_tuples, process_files, read_source
+from smallcode_lsp.index.store import FileRecord, IndexStore, content_hash, db_path_for_root
+from smallcode_lsp.index.symbol_table import SymbolTable
+
+_PROGRESS_EVERY = 50
+
+
+@dataclass
+class IndexStats:
+    files: int
+    chunks: int
+    reused_files: int
+    parsed_files: int
+    seconds: float
+
+
+def _norm(path: str | os.PathLike[str]) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+class _CacheLoader(threading.Thread):
+    """Loads stored file records (and, on a restart, all stored chunks) in the background."""
+
+    def __init__(self, stores: dict[str, IndexStore], load_chunks: bool) -> None:
+        super().__init__(name="smallcode-index-cache", daemon=True)
+        self._stores = dict(stores)
+        self._load_chunks = load_chunks
+        self._records: dict[str, dict[str, FileRecord]] = {}
+        self._chunks: dict[str, list[Chunk]] | None = None
+        self._error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._records = {root: store.load_files() for root, store in self._stores.items()}
+            if self._load_chunks and any(self._records.values()):
+                chunks: dict[str, list[Chunk]] = {}
+                for store in self._stores.values():
+                    chunks.update(store.load_chunks())
+                self._chunks = chunks
+        except BaseException as exc:  # re-raised on the building thread
+            self._error = exc
+
+    def result(self) -> tuple[dict[str, dict[str, FileRecord]], dict[str, list[Chunk]] | None]:
+        self.join()
+        if self._error is not None:
+            raise self._error
+        return self._records, self._chunks
+
+
+class WorkspaceIndex:
+    """Symbols of every indexable file under the workspace roots."""
+
+    def __init__(
+        self,
+        roots: list[Path],
+        settings: IndexSettings,
+        cache_dir: Path | None,
+        workers: int | None = None,
+    ) -> None:
+        """`workers`: parse processes for big builds (None = one per CPU, 1 = parse in this process)."""
+        self.settings = settings
+        self.workers = workers
+        # Deepest root first, so a file in a nested root belongs to that root.
+        self.roots: list[str] = sorted({_norm(r) for r in roots}, key=len, reverse=True)
+        self._rules = {root: IgnoreRules(Path(root), settings.exclude) for root in self.roots}
+        self._lock = threading.RLock()
+        self._build_lock = threading.Lock()
+        self._table = SymbolTable()
+        self._records: dict[str, FileRecord] = {}
+        self._overridden: set[str] = set()  # paths whose chunks come from an open buffer
+        self._stores: dict[str, IndexStore] = {}
+        if cache_dir is not None:
+            fingerprint = query_fingerprint()
+            for root in self.roots:
+                self._stores[root] = IndexStore(db_path_for_root(cache_dir, Path(root)), fingerprint)
+
+    # ----------------------------------------------------------------- membership
+
+    def _root_for(self, path: str) -> str | None:
+        for root in self.roots:
+            if path == root or path.startswith(root.rstrip(os.sep) + os.sep):
+                return root
+        return None
+
+    def is_indexable(self, path: Path | str) -> bool:
+        """Inside a root, not ignored/excluded/secret, and in a supported language (size not checked)."""
+        full = _norm(path)
+        root = self._root_for(full)
+        if root is None or full == root or language_for_path(full) is None:
+            return False
+        rel = os.path.relpath(full, root).replace(os.sep, "/")
+        if is_secret_path(rel) or is_minified_name(os.path.basename(full)):
+            return False
+        return not self._rules[root].is_ignored(rel)
+
+    # ----------------------------------------------------------------- building
+
+    def build(
+        self,
+        progress: Callable[[int, int], None] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> IndexStats:
+        """Walk all roots; reuse cached chunks of unchanged files, parse the rest, persist, swap in."""
+        started = time.perf_counter()
+        with self._build_lock:
+            with self._lock:
+                memory_records = dict(self._records)
+                memory_files = {p: c for p, c in self._table.files.items() if p not in self._overridden}
+            # Read the cache on a helper thread while this one walks: both mostly wait on I/O.
+            loader = _CacheLoader(self._stores, load_chunks=not memory_records)
+            loader.start()
+            found: dict[str, tuple[str, os.stat_result]] = {}
+            for root in self.roots:
+                for path, stat in walk_source_files(Path(root), self.settings):
+                    if path not in found and self._root_for(path) == root:
+                        found[path] = (root, stat)
+            total = len(found)
+            stored_by_root, stored_chunks = loader.result()
+            stored_records: dict[str, FileRecord] = {}
+            for records in stored_by_root.values():
+                stored_records.update(records)
+
+            result: dict[str, tuple[FileRecord, list[Chunk]]] = {}
+            updates: dict[str, list[tuple[FileRecord, list[Chunk] | None]]] = {r: [] for r in self.roots}
+            to_parse: list[tuple[str, str, os.stat_result]] = []
+            reused = 0
+            for path, (root, stat) in found.items():
+                known = memory_records.get(path)
+                if known is not None and path in memory_files and self._same_stat(known, stat):
+                    result[path] = (known, memory_files[path])
+                    if path not in stored_records and root in self._stores:
+                        updates[root].append((known, memory_files[path]))
+                    reused += 1
+                    continue
+                stored = stored_records.get(path)
+                if stored is not None and self._same_stat(stored, stat):
+                    if stored_chunks is None:
+                        stored_chunks = self._load_stored_chunks()
+                    result[path] = (stored, stored_chunks.get(path, []))
+                    reused += 1
+                    continue
+                to_parse.append((path, root, stat))
+            if progress is not None:
+                progress(reused, total)
+
+            parsed = 0
+            done = reused
+            roots_of = {path: root for path, root, _stat in to_parse}
+            jobs = [(path, stat.st_mtime_ns, stat.st_size) for path, _root, stat in to_parse]
+            known_hashes = {
+                path: stored_records[path].hash for path, _r, _s in to_parse if path in stored_records
+            }
+            should_stop = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
+            for path, mtime_ns, size, digest, rows in process_files(
+                jobs, self.settings.max_file_bytes, known_hashes, self.workers, should_stop
+            ):
+                done += 1
+                if digest:
+                    record = FileRecord(path, mtime_ns, size, digest)
+                    if rows is None:
+                        # Touched but not changed: keep the chunks, refresh the stat.
+                        if stored_chunks is None:
+                            stored_chunks = self._load_stored_chunks()
+                        result[path] = (record, stored_chunks.get(path, []))
+                        updates[roots_of[path]].append((record, None))
+                        reused += 1
+                    else:
+                        chunks = chunks_from_tuples(path, rows)
+                        result[path] = (record, chunks)
+                        updates[roots_of[path]].append((record, chunks))
+                        parsed += 1
+                if progress is not None and done % _PROGRESS_EVERY == 0:
+                    progress(done, total)
+            cancelled = cancel is not None and cancel.is_set()
+
+            for root, store in self._stores.items():
+                deletes = [] if cancelled else [p for p in stored_by_root[root] if p not in result]
+                store.write(updates[root], deletes)
+
+            with self._lock:
+                table = self._table
+                if not cancelled:
+                    for path in list(table.files):
+                        if path not in result and path not in self._overridden:
+                            table.remove_file(path)
+                            self._records.pop(path, None)
+                for path, (record, chunks) in result.items():
+                    self._records[path] = record
+                    if path not in self._overridden and table.files.get(path) is not chunks:
+                        table.set_file(path, chunks)
+                stats = IndexStats(
+                    files=len(table.files),
+                    chunks=table.chunk_count,
+                    reused_files=reused,
+                    parsed_files=parsed,
+                    seconds=time.perf_counter() - started,
+                )
+            if progress is not None:
+                progress(total if not cancelled else done, total)
+            return stats
+
+    @staticmethod
+    def _same_stat(record: FileRecord, stat: os.stat_result) -> bool:
+        return record.mtime_ns == stat.st_mtime_ns and record.size == stat.st_size
+
+    def _load_stored_chunks(self) -> dict[str, list[Chunk]]:
+        out: dict[str, list[Chunk]] = {}
+        for store in self._stores.values():
+            out.update(store.load_chunks())
+        return out
+
+    # ----------------------------------------------------------------- single-file updates
+
+    def update_file(self, path: Path | str) -> bool:
+        """Re-read one file from disk; returns whether its chunks changed. Drops it when not indexable."""
+        full = _norm(path)
+        if not self.is_indexable(full):
+            return self._remove(full)
+        try:
+            stat = os.stat(full)
+        except OSError:
+            return self._remove(full)
+        if stat.st_size > self.settings.max_file_bytes:
+            return self._remove(full)
+        with self._lock:
+            known = self._records.get(full)
+            if known is not None and full not in self._overridden and self._same_stat(known, stat):
+                return False
+        data = read_source(full, self.settings.max_file_bytes)
+        if data is None:
+            return self._remove(full)
+        record = FileRecord(full, stat.st_mtime_ns, stat.st_size, content_hash(data))
+        root = self._root_for(full)
+        store = self._stores.get(root) if root is not None else None
+        with self._lock:
+            known = self._records.get(full)
+            if known is not None and known.hash == record.hash and full not in self._overridden:
+                self._records[full] = record
+                if store is not None:
+                    store.write([(record, None)])
+                return False
+        spec = language_for_path(full)
+        chunks = chunk_source(data, spec, full) if spec is not None else []
+        with self._lock:
+            changed = self._table.files.get(full) != chunks
+            self._overridden.discard(full)
+            self._records[full] = record
+            if changed or full not in self._table.files:
+                self._table.set_file(full, chunks)
+            if store is not None:
+                store.write([(record, chunks)])
+        return changed
+
+    def remove_file(self, path: Path | str) -> None:
+        """Forget a file (deleted, or no longer indexable)."""
+        self._remove(_norm(path))
+
+    def _remove(self, full: str) -> bool:
+        with self._lock:
+            chunks = self._table.remove_file(full)
+            had_record = self._records.pop(full, None) is not None
+            self._overridden.discard(full)
+            root = self._root_for(full)
+            store = self._stores.get(root) if root is not None else None
+            if store is not None and had_record:
+                store.write((), [full])
+        return bool(chunks)
+
+    def has_file(self, path: Path | str) -> bool:
+        full = _norm(path)
+        with self._lock:
+            return full in self._records or full in self._table.files
+
+    def files_under(self, directory: Path | str) -> list[str]:
+        """Indexed files inside a directory (a deleted or moved folder takes them along)."""
+        prefix = _norm(directory).rstrip(os.sep) + os.sep
+        with self._lock:
+            return [path for path in self._records if path.startswith(prefix)] + [
+                path for path in self._table.files if path.startswith(prefix) and path not in self._records
+            ]
+
+    def update_document(self, doc: ParsedDocument) -> None:
+        """Let an open buffer's symbols replace the file's on-disk ones (in memory only)."""
+        full = _norm(doc.path)
+        if not self.is_indexable(full):
+            return
+        chunks = doc.chunks()
+        with self._lock:
+            self._overridden.add(full)
+            if self._table.files.get(full) is not chunks:
+                self._table.set_file(full, chunks)
+
+    # ----------------------------------------------------------------- queries
+
+    def search_symbols(self, query: str, limit: int = 100) -> list[Chunk]:
+        """Case-insensitive ranked search: exact > prefix > substring > subsequence."""
+        with self._lock:
+            return self._table.search(query, limit)
+
+    def document_symbols(self, path: str) -> list[Chunk]:
+        """Symbols of one file in source order (outer symbols before their members)."""
+        return self.chunks_in_file(path)
+
+    def definitions(self, name: str) -> list[Chunk]:
+        with self._lock:
+            return self._table.definitions(name)
+
+    def chunks_in_file(self, path: str) -> list[Chunk]:
+        with self._lock:
+            return list(self._table.files.get(_norm(path), ()))
+
+    def all_chunks(self) -> Iterator[Chunk]:
+        """A snapshot: safe to iterate while the index changes."""
+        with self._lock:
+            snapshot = list(self._table.files.values())
+        for chunks in snapshot:
+            yield from chunks
+
+    @property
+    def file_count(self) -> int:
+        with self._lock:
+            return len(self._table.files)
+
+    @property
+    def chunk_count(self) -> int:
+        with self._lock:
+            return self._table.chunk_count
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()

@@ -1,0 +1,1 @@
+"""LSP protocol layer: thin pygls handlers over the services."""

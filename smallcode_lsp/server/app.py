@@ -1,0 +1,75 @@
+"""The language server object: protocol plumbing plus references to the services it fronts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from smallcode_lsp import __version__
+from smallcode_lsp.completion.cache import TypeThroughCache
+from smallcode_lsp.config import Settings
+from smallcode_lsp.engine.host import ModelHost
+from smallcode_lsp.index.documents import ParsedDocument
+from smallcode_lsp.index.watcher import IndexWatcher
+from smallcode_lsp.index.workspace_index import WorkspaceIndex
+from smallcode_lsp.server.protocol import SmallCodeProtocol
+
+log = logging.getLogger(__name__)
+
+
+class SmallCodeServer(LanguageServer):
+    """Holds per-session state; handlers in `server/features/` stay thin and call services."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "smallcode-lsp",
+            __version__,
+            protocol_cls=SmallCodeProtocol,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.settings = Settings()
+        self.roots: list[Path] = []
+        self.host = ModelHost()
+        self.index: WorkspaceIndex | None = None
+        self.index_state = "idle"  # idle | indexing | ready | error
+        self.index_error: str | None = None
+        self.index_ready = threading.Event()
+        self.last_index_stats: Any = None
+        self.watcher: IndexWatcher | None = None
+        self.parsed: dict[str, ParsedDocument] = {}
+        self.cache = TypeThroughCache()
+        self.counters: Counter[str] = Counter()
+        self.inflight: dict[str, threading.Event] = {}
+        self.last_completion: dict[str, Any] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    # --- messages to the user -------------------------------------------------------------
+    def tell(self, message: str, level: types.MessageType = types.MessageType.Info) -> None:
+        """A `window/showMessage`, safe to call from any thread."""
+        params = types.ShowMessageParams(type=level, message=f"SmallCode: {message}")
+        self.call_soon(self.window_show_message, params)
+
+    def call_soon(self, fn: Any, *args: Any) -> None:
+        """Run `fn(*args)` on the event loop thread (protocol writes are not thread-safe)."""
+        loop = self.loop
+        if loop is None or loop.is_closed():
+            fn(*args)
+        else:
+            loop.call_soon_threadsafe(fn, *args)
+
+    def report_server_error(self, error: Exception, source: Any) -> None:
+        # Out-of-band errors are logged to the client's log, not popped up: one bad message from an
+        # editor plugin should not nag the user.
+        log.error("server error (%s): %s", getattr(source, "__name__", source), error)
+
+    # --- helpers for handlers ---------------------------------------------------------------
+    def path_of(self, uri: str) -> str:
+        return to_fs_path(uri) or uri

@@ -1,0 +1,1 @@
+"""LSP feature handlers, one module per concern; each exposes `register(server)`."""

@@ -1,0 +1,56 @@
+"""`workspace/executeCommand`: smallcode.status and smallcode.reindex."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from smallcode_lsp import __version__, config
+from smallcode_lsp.server.app import SmallCodeServer
+from smallcode_lsp.server.indexing import build_index
+
+STATUS = "smallcode.status"
+REINDEX = "smallcode.reindex"
+
+
+def status(ls: SmallCodeServer) -> dict[str, Any]:
+    """Everything a user or a benchmark needs to know about the session, as JSON."""
+    stats = ls.last_index_stats
+    index = ls.index
+    return {
+        "version": __version__,
+        "model": ls.host.describe(),
+        "index": {
+            "state": ls.index_state,
+            "error": ls.index_error,
+            "roots": [str(root) for root in ls.roots],
+            "files": index.file_count if index else 0,
+            "chunks": index.chunk_count if index else 0,
+            "lastBuild": {
+                "files": stats.files,
+                "chunks": stats.chunks,
+                "parsedFiles": stats.parsed_files,
+                "reusedFiles": stats.reused_files,
+                "seconds": round(stats.seconds, 3),
+            }
+            if stats
+            else None,
+            "watching": ls.watcher is not None,
+        },
+        "requests": dict(sorted(ls.counters.items())),
+        "cache": {"hits": ls.cache.hits, "misses": ls.cache.misses},
+        "lastCompletion": ls.last_completion,
+        "settings": config.to_dict(ls.settings),
+    }
+
+
+def register(server: SmallCodeServer) -> None:
+    @server.command(STATUS)
+    def show_status(ls: SmallCodeServer, *args: Any) -> dict[str, Any]:
+        return status(ls)
+
+    @server.command(REINDEX)
+    async def reindex(ls: SmallCodeServer, *args: Any) -> dict[str, Any]:
+        if not ls.roots:
+            return {"files": 0, "chunks": 0, "message": "no workspace folder to index"}
+        await build_index(ls)
+        return status(ls)["index"]

@@ -1,0 +1,156 @@
+"""`textDocument/inlineCompletion` (ghost text) and `textDocument/completion` (for editors without it)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import threading
+from dataclasses import dataclass
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from smallcode_lsp.completion.cache import CachedSuggestion
+from smallcode_lsp.completion.service import Completer, CompletionRequest
+from smallcode_lsp.engine.host import ModelUnavailable
+from smallcode_lsp.server.app import SmallCodeServer
+from smallcode_lsp.server.positions import column_from_client, column_to_client, document_lines
+
+log = logging.getLogger(__name__)
+_WORD_BEFORE = re.compile(r"[A-Za-z0-9_$]*$")
+
+
+@dataclass(frozen=True)
+class Placed:
+    """A suggestion located in the document, in client units."""
+
+    text: str
+    line: int
+    start: int  # cursor, client units
+    end: int  # end of replaced text, client units
+    line_prefix: str
+
+
+def _encoding(ls: SmallCodeServer) -> str:
+    encoding = ls.workspace.position_encoding
+    return str(getattr(encoding, "value", encoding) or "utf-16")
+
+
+async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, explicit: bool) -> Placed | None:
+    """The suggestion at `position`, or None; superseded and cancelled requests return None."""
+    if uri not in ls.workspace.text_documents:
+        raise JsonRpcInvalidParams(f"document {uri} is not open (send textDocument/didOpen first)")
+    text = ls.workspace.get_text_document(uri).source
+    lines = document_lines(text, position.line)
+    line_text = lines[position.line]
+    encoding = _encoding(ls)
+    column = column_from_client(line_text, position.character, encoding)
+    line_prefix, line_suffix = line_text[:column], line_text[column:]
+
+    cached = ls.cache.lookup(uri, position.line, line_prefix, line_suffix)
+    if cached is not None:
+        ls.counters["completion.cacheHits"] += 1
+        return _place(cached.text, cached.replace_chars, position.line, line_text, column, encoding)
+
+    previous = ls.inflight.get(uri)
+    if previous is not None:
+        previous.set()  # a newer request for the same document wins
+    cancel = ls.inflight[uri] = threading.Event()
+    try:
+        if not explicit and ls.settings.completion.debounce_ms:
+            await asyncio.sleep(ls.settings.completion.debounce_ms / 1000)
+            if cancel.is_set():
+                ls.counters["completion.superseded"] += 1
+                return None
+        request = CompletionRequest(ls.path_of(uri), text, position.line, column)
+        settings = ls.settings
+        roots = [str(root) for root in ls.roots]
+        index = ls.index
+        future = ls.host.run(
+            lambda engine: Completer(engine, index, roots).complete(request, settings, cancel)
+        )
+        try:
+            suggestion = await asyncio.wrap_future(future)
+        except ModelUnavailable as exc:
+            ls.counters["completion.noModel"] += 1
+            log.info("no completion: %s", exc)
+            return None
+    except asyncio.CancelledError:
+        cancel.set()  # `$/cancelRequest`: stop the generation at the next token
+        ls.counters["completion.cancelled"] += 1
+        raise
+    finally:
+        if ls.inflight.get(uri) is cancel:
+            del ls.inflight[uri]
+    if cancel.is_set() or suggestion is None:
+        ls.counters["completion.cancelled" if cancel.is_set() else "completion.empty"] += 1
+        return None
+    ls.counters["completion.served"] += 1
+    ls.last_completion = {
+        "promptTokens": suggestion.prompt_tokens,
+        "reusedPromptTokens": suggestion.reused_prompt_tokens,
+        "generatedTokens": len(suggestion.logprobs),
+        "meanLogprob": round(suggestion.mean_logprob, 4),
+        "contextSnippets": suggestion.context_snippets,
+        "block": suggestion.block,
+        "seconds": round(suggestion.seconds, 4),
+    }
+    ls.cache.store(
+        CachedSuggestion(
+            uri, position.line, line_prefix, line_suffix, suggestion.text, suggestion.replace_chars
+        )
+    )
+    return _place(suggestion.text, suggestion.replace_chars, position.line, line_text, column, encoding)
+
+
+def _place(text: str, replace_chars: int, line: int, line_text: str, column: int, encoding: str) -> Placed:
+    start = column_to_client(line_text, column, encoding)
+    end = column_to_client(line_text, column + replace_chars, encoding)
+    return Placed(text, line, start, end, line_text[:column])
+
+
+def register(server: SmallCodeServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_INLINE_COMPLETION, types.InlineCompletionOptions())
+    async def inline_completion(
+        ls: SmallCodeServer, params: types.InlineCompletionParams
+    ) -> types.InlineCompletionList:
+        explicit = params.context.trigger_kind == types.InlineCompletionTriggerKind.Invoked
+        placed = await suggest(ls, params.text_document.uri, params.position, explicit)
+        if placed is None:
+            return types.InlineCompletionList(items=[])
+        rng = types.Range(types.Position(placed.line, placed.start), types.Position(placed.line, placed.end))
+        return types.InlineCompletionList(
+            items=[types.InlineCompletionItem(insert_text=placed.text, range=rng)]
+        )
+
+    @server.feature(
+        types.TEXT_DOCUMENT_COMPLETION,
+        types.CompletionOptions(trigger_characters=[".", "(", ","], resolve_provider=False),
+    )
+    async def completion(ls: SmallCodeServer, params: types.CompletionParams) -> types.CompletionList:
+        explicit = bool(params.context and params.context.trigger_kind == types.CompletionTriggerKind.Invoked)
+        placed = await suggest(ls, params.text_document.uri, params.position, explicit)
+        if placed is None:
+            return types.CompletionList(is_incomplete=True, items=[])
+        # Start the edit at the word being typed, so clients that filter by that word keep the item.
+        word = _WORD_BEFORE.search(placed.line_prefix).group(0)
+        start = placed.start - len(word)  # identifier characters are one unit in every encoding
+        new_text = word + placed.text
+        first_line = new_text.split("\n", 1)[0]
+        label = first_line if len(first_line) <= 60 else first_line[:57] + "..."
+        item = types.CompletionItem(
+            label=label or new_text.strip()[:60],
+            kind=types.CompletionItemKind.Snippet,
+            detail="SmallCode (local model)",
+            documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{new_text}\n```"),
+            filter_text=new_text,
+            sort_text="0",
+            preselect=True,
+            insert_text_format=types.InsertTextFormat.PlainText,
+            text_edit=types.TextEdit(
+                types.Range(types.Position(placed.line, start), types.Position(placed.line, placed.end)),
+                new_text,
+            ),
+        )
+        return types.CompletionList(is_incomplete=True, items=[item])

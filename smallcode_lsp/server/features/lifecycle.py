@@ -1,0 +1,84 @@
+"""initialize / initialized / configuration changes / shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from smallcode_lsp import config
+from smallcode_lsp.server.app import SmallCodeServer
+from smallcode_lsp.server.indexing import build_index
+
+log = logging.getLogger(__name__)
+
+
+def _workspace_roots(params: types.InitializeParams) -> list[Path]:
+    uris = [folder.uri for folder in params.workspace_folders or []]
+    if not uris and params.root_uri:
+        uris = [params.root_uri]
+    roots = [Path(to_fs_path(uri) or "") for uri in uris]
+    if not roots and params.root_path:
+        roots = [Path(params.root_path)]
+    return [root for root in roots if str(root) and root.is_dir()]
+
+
+def _apply_settings(ls: SmallCodeServer, options: Any) -> list[str]:
+    ls.settings, problems = config.apply(ls.settings, options)
+    for problem in problems:
+        ls.tell(problem, types.MessageType.Warning)
+    return problems
+
+
+def _load_model(ls: SmallCodeServer) -> None:
+    future = ls.host.load(ls.settings.model)
+
+    def done(_: object) -> None:
+        if ls.host.state == "error":
+            ls.tell(
+                f"model not loaded: {ls.host.error}. Symbols still work; completions are off "
+                "until `smallcode.model.path` points to a valid GGUF.",
+                types.MessageType.Error,
+            )
+
+    future.add_done_callback(done)
+
+
+def register(server: SmallCodeServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: SmallCodeServer, params: types.InitializeParams) -> None:
+        ls.roots = _workspace_roots(params)
+        for root in ls.roots[:1]:
+            _apply_settings(ls, config.from_pyproject(root))
+        _apply_settings(ls, params.initialization_options)
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: SmallCodeServer, params: types.InitializedParams) -> None:
+        ls.loop = asyncio.get_running_loop()
+        _load_model(ls)
+        if ls.roots:
+            asyncio.ensure_future(build_index(ls))
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    def did_change_configuration(ls: SmallCodeServer, params: types.DidChangeConfigurationParams) -> None:
+        before = ls.settings
+        _apply_settings(ls, params.settings)
+        ls.cache = type(ls.cache)()
+        if ls.settings.model != before.model:
+            _load_model(ls)
+        if ls.settings.index != before.index and ls.roots:
+            asyncio.ensure_future(build_index(ls))
+
+    @server.feature(types.SHUTDOWN)
+    def shutdown(ls: SmallCodeServer, params: Any) -> None:
+        if ls.watcher is not None:
+            ls.watcher.stop()
+        for event in ls.inflight.values():
+            event.set()
+        ls.host.shutdown()
+        if ls.index is not None:
+            ls.index.close()

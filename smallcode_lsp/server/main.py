@@ -1,0 +1,43 @@
+"""Entry point of `smallcode-lsp` / `python -m smallcode_lsp`: a pygls server over stdio."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+
+from smallcode_lsp import __version__
+
+
+def build_server():
+    """Create the server with every feature registered (importing pygls lazily keeps --version fast)."""
+    from smallcode_lsp.server.app import SmallCodeServer
+    from smallcode_lsp.server.features import commands, completion, documents, lifecycle, symbols
+
+    server = SmallCodeServer()
+    for feature in (lifecycle, documents, completion, symbols, commands):
+        feature.register(server)
+    return server
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="smallcode-lsp", description="SmallCode language server (stdio)")
+    parser.add_argument("--version", action="version", version=f"smallcode-lsp {__version__}")
+    parser.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
+    parser.add_argument("--log-file", help="write debug logs here (stdout is the LSP channel)")
+    parser.add_argument("--log-level", default="WARNING")
+    args = parser.parse_args(argv)
+    # One BLAS thread: numpy gains nothing here and would fight the model for the cores.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    target = {"filename": args.log_file} if args.log_file else {"stream": sys.stderr}
+    logging.basicConfig(
+        level=getattr(logging, str(args.log_level).upper(), logging.WARNING),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        **target,
+    )
+    build_server().start_io()
+
+
+if __name__ == "__main__":
+    main()

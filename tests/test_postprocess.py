@@ -1,0 +1,75 @@
+import pytest
+
+from smallcode_lsp.engine import postprocess as pp
+
+
+def cursor(prefix: str, suffix: str = "") -> pp.CursorContext:
+    return pp.CursorContext(prefix, suffix)
+
+
+@pytest.mark.parametrize(
+    ("prefix", "suffix", "setting", "expected"),
+    [
+        ("    ", "", "auto", True),  # empty line in a body
+        ("def f():", "", "auto", True),  # right after a block opener
+        ("x = foo(", ")", "auto", False),  # mid-line
+        ("    return a", "", "auto", False),  # finishing a statement
+        ("x = ", "", "always", True),
+        ("    ", "", "never", False),
+    ],
+)
+def test_wants_block(prefix, suffix, setting, expected):
+    assert pp.wants_block(cursor(prefix, suffix), setting) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "prefix", "expected"),
+    [
+        ("return x\n    y = 2\nz = 3", "    ", "return x\n    y = 2"),  # dedent ends the block
+        ("\n        return 1\n    def g():", "    def f():", "\n        return 1"),
+        ("pass\n\n    more", "    ", "pass\n\n    more"),
+    ],
+)
+def test_cut_at_dedent(text, prefix, expected):
+    assert pp.cut_at_dedent(text, cursor(prefix)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a, b)\n", "a, b)\n"),  # closer on the first line stays
+        ("x = [\n  1,\n]\n}", "x = [\n  1,\n]\n"),  # unmatched closer on a later line cuts
+        ("foo()\n)", "foo()\n"),
+    ],
+)
+def test_cut_unbalanced_closer(text, expected):
+    assert pp.cut_unbalanced_closer(text, cursor("")) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "useless"),
+    [("", "", True), ("  \n ", "", True), (")", ")", True), ("a)", ")", False), ("x", "", False)],
+)
+def test_is_useless(text, suffix, useless):
+    assert pp.is_useless(text, cursor("f(", suffix)) is useless
+
+
+@pytest.mark.parametrize(
+    ("text", "suffix", "expected"),
+    [("a, b)", ")", 1), ("a, b", ")", 0), ("x\ny)", ")", 0), ("a, b))", "))", 2)],
+)
+def test_replaced_suffix_length(text, suffix, expected):
+    assert pp.replaced_suffix_length(text, cursor("f(", suffix)) == expected
+
+
+def test_single_line_stop_and_cut():
+    stop = pp.stop_check(block=False)
+    assert not stop("abc")
+    assert stop("abc\n")
+    assert pp.finalize("abc  \ndef", cursor("x = "), block=False) == "abc"
+    assert pp.finalize("\nabc", cursor("x = "), block=False) == ""
+
+
+def test_block_stops_at_blank_run():
+    assert pp.stop_check(block=True)("a\n\n\n")
+    assert not pp.stop_check(block=True)("a\n\nb")

@@ -1,0 +1,139 @@
+"""End-to-end: inline completion from the tiny real GGUF through llama-cpp-python, over stdio."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import pytest
+from lsprotocol import types
+
+from tests.server_harness import (
+    inline,
+    open_document,
+    start_server,
+    status,
+    stop_server,
+    wait_for_model,
+)
+
+SOURCE = "import os\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return \n"
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "app.py").write_text(SOURCE)
+    return root
+
+
+async def test_initialize_advertises_features(workspace, tmp_path, tiny_model_path):
+    client = await start_server(workspace, tmp_path / "cache", {"model": {"path": str(tiny_model_path)}})
+    try:
+        caps = client.init_result.capabilities
+        assert caps.inline_completion_provider
+        assert caps.completion_provider is not None
+        assert caps.workspace_symbol_provider
+        assert caps.document_symbol_provider
+        assert {"smallcode.status", "smallcode.reindex"} <= set(caps.execute_command_provider.commands)
+        assert caps.text_document_sync.change == types.TextDocumentSyncKind.Incremental
+    finally:
+        await stop_server(client)
+
+
+async def _session(workspace, tmp_path, tiny_model_path, context_size=4096, **settings):
+    options = {
+        "model": {"path": str(tiny_model_path), "contextSize": context_size},
+        "completion": {"debounceMs": 0, **settings},
+    }
+    client = await start_server(workspace, tmp_path / "cache", options)
+    model = await wait_for_model(client)
+    assert model["model"]["state"] == "ready", model
+    return client
+
+
+async def test_inline_completion_item_is_at_the_cursor(workspace, tmp_path, tiny_model_path):
+    client = await _session(workspace, tmp_path, tiny_model_path, maxTokens=12, multiline="never")
+    try:
+        doc = open_document(client, workspace / "app.py", SOURCE)
+        result = await inline(client, doc, 5, 11)
+        assert result.items, "the tiny model should always produce some text"
+        item = result.items[0]
+        assert item.range.start == types.Position(5, 11)
+        assert item.insert_text.strip()
+        assert "\n" not in item.insert_text  # multiline "never" keeps one line
+        current = await status(client)
+        assert current["requests"]["completion.served"] == 1
+        assert current["lastCompletion"]["promptTokens"] > 0
+        assert current["model"]["fimTemplate"] == "qwen"
+        # Same position again: typed-through cache answers with the same text.
+        again = await inline(client, doc, 5, 11)
+        assert again.items[0].insert_text == item.insert_text
+        assert (await status(client))["requests"]["completion.cacheHits"] == 1
+    finally:
+        await stop_server(client)
+
+
+async def test_plain_completion_for_editors_without_ghost_text(workspace, tmp_path, tiny_model_path):
+    client = await _session(workspace, tmp_path, tiny_model_path, maxTokens=8, multiline="never")
+    try:
+        doc = open_document(client, workspace / "app.py", SOURCE)
+        result = await client.text_document_completion_async(
+            types.CompletionParams(types.TextDocumentIdentifier(doc), types.Position(4, 14))
+        )
+        assert len(result.items) == 1
+        edit = result.items[0].text_edit
+        # The edit starts at the word being typed ("message" ends at column 11; "= " follows), so
+        # a client filtering by the word before the cursor keeps the item.
+        assert edit.range.end.line == 4 and edit.range.start.character <= 14
+        assert edit.new_text
+    finally:
+        await stop_server(client)
+
+
+async def test_cancel_request_stops_a_long_generation(workspace, tmp_path, tiny_model_path):
+    client = await _session(
+        workspace, tmp_path, tiny_model_path, context_size=32768, maxTokens=20000, multiline="always"
+    )
+    try:
+        doc = open_document(client, workspace / "app.py", SOURCE)
+        msg_id = str(uuid.uuid4())
+        pending = asyncio.ensure_future(inline(client, doc, 5, 11, msg_id=msg_id))
+        await asyncio.sleep(1.0)
+        assert not pending.done(), "a 20000-token generation cannot finish in one second"
+        started = time.monotonic()
+        client.protocol.notify(types.CANCEL_REQUEST, types.CancelParams(id=msg_id))
+        with pytest.raises(Exception):  # noqa: B017 - the error type comes from the JSON-RPC layer
+            await asyncio.wait_for(pending, timeout=10)
+        # The model thread must be free again: a short request right after answers promptly.
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams({"smallcode": {"completion": {"maxTokens": 4}}})
+        )
+        await inline(client, doc, 4, 0)
+        assert time.monotonic() - started < 5
+        assert (await status(client))["requests"]["completion.cancelled"] >= 1
+    finally:
+        await stop_server(client)
+
+
+async def test_newer_request_supersedes_older_one(workspace, tmp_path, tiny_model_path):
+    client = await _session(
+        workspace, tmp_path, tiny_model_path, context_size=32768, maxTokens=20000, multiline="always"
+    )
+    try:
+        doc = open_document(client, workspace / "app.py", SOURCE)
+        first = asyncio.ensure_future(inline(client, doc, 5, 11))
+        await asyncio.sleep(1.0)
+        client.workspace_did_change_configuration(
+            types.DidChangeConfigurationParams({"smallcode": {"completion": {"maxTokens": 4}}})
+        )
+        started = time.monotonic()
+        second = await asyncio.wait_for(inline(client, doc, 4, 0), timeout=10)
+        older = await asyncio.wait_for(first, timeout=10)
+        assert not older.items  # superseded: stopped and answered with nothing
+        assert time.monotonic() - started < 5
+        assert second is not None
+    finally:
+        await stop_server(client)
