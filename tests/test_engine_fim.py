@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from smallcode_lsp.engine.fim import KNOWN_TEMPLATES, detect_fim_template, fit_budget
-from smallcode_lsp.engine.local import _TextStream
 from smallcode_lsp.engine.logprobs import greedy_choice
+from smallcode_lsp.engine.text_stream import TextStream
 
 VOCABS = {
     "qwen": {
@@ -101,7 +101,7 @@ def test_greedy_choice_logprob_matches_softmax() -> None:
 
 
 def test_text_stream_joins_utf8_split_across_tokens() -> None:
-    stream = _TextStream(())
+    stream = TextStream(())
     encoded = "é✓".encode()
     for i in range(len(encoded)):
         stream.push(encoded[i : i + 1])
@@ -111,6 +111,6 @@ def test_text_stream_joins_utf8_split_across_tokens() -> None:
 
 
 def test_text_stream_finds_stop_string_spanning_tokens() -> None:
-    stream = _TextStream(("<|endoftext|>", "<|file_sep|>"))
+    stream = TextStream(("<|endoftext|>", "<|file_sep|>"))
     assert stream.push(b"abc<|endo") is None
     assert stream.push(b"ftext|>tail") == 3

@@ -124,3 +124,21 @@ async def test_restart_reuses_the_persisted_index(workspace, tmp_path, tiny_mode
         assert (await status(client))["index"]["state"] == "ready"
     finally:
         await stop_server(client)
+
+
+async def test_large_workspace_is_indexed_by_worker_processes(tmp_path, tiny_model_path):
+    """Enough files to take the multi-process parse path inside the real server process."""
+    root = tmp_path / "big"
+    for i in range(240):
+        package = root / f"pkg{i % 12}"
+        package.mkdir(parents=True, exist_ok=True)
+        (package / f"mod{i}.py").write_text(f"class Model{i}:\n    def save_{i}(self):\n        return {i}\n")
+    client = await start_server(root, tmp_path / "cache", {"model": {"path": str(tiny_model_path)}})
+    try:
+        state = await wait_for_index(client, timeout=120)
+        assert state["index"]["state"] == "ready", state["index"]
+        assert state["index"]["files"] == 240 and state["index"]["chunks"] == 480
+        names = {s.name for s in await _symbols(client, "save_239")}
+        assert "save_239" in names
+    finally:
+        await stop_server(client)

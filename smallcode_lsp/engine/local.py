@@ -9,15 +9,12 @@ Nothing here may write to stdout (the LSP channel): llama.cpp's log goes to Pyth
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import ctypes
 import io
 import logging
-import os
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,21 +23,19 @@ from typing import Any
 import numpy as np
 
 from smallcode_lsp.engine.fim import FimTemplate, detect_fim_template, fit_budget
+from smallcode_lsp.engine.llama_log import LOG_BRIDGE
 from smallcode_lsp.engine.logprobs import greedy_choice
+from smallcode_lsp.engine.model_file import ModelLoadError, check_gguf_file, physical_core_count
+from smallcode_lsp.engine.text_stream import TextStream
 
 _LOG = logging.getLogger(__name__)
 
-GGUF_MAGIC = b"GGUF"
 # Prompt tokens decoded per llama_decode call: small enough to notice cancellation quickly,
 # large enough to keep batched matrix products efficient on CPU.
 PROMPT_CHUNK = 128
 # llama.cpp GGML type ids for the KV cache (ggml.h); quantised V needs flash attention.
 _KV_CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8}
 _QUANTISED_KV = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0"}
-
-
-class ModelLoadError(RuntimeError):
-    """The model could not be loaded; the message is meant for the user."""
 
 
 @dataclass
@@ -54,113 +49,6 @@ class Generation:
     prompt_tokens: int
     reused_prompt_tokens: int
     seconds: float
-
-
-class _LlamaLogBridge:
-    """Routes llama.cpp's C-side log into Python logging and keeps recent errors for messages.
-
-    llama-cpp-python's own callback prints to sys.stderr; ours must stay referenced for as long
-    as llama.cpp may call it, hence the single module-level instance.
-    """
-
-    def __init__(self) -> None:
-        self.errors: deque[str] = deque(maxlen=20)
-        self._callback: Any = None
-        self._level = 0
-        self._logger = logging.getLogger("smallcode_lsp.llama_cpp")
-
-    def install(self, llama_cpp: Any) -> None:
-        if self._callback is not None:
-            return
-
-        @llama_cpp.llama_log_callback
-        def callback(level: int, text: bytes, user_data: ctypes.c_void_p) -> None:
-            # ggml.h: DEBUG=1 INFO=2 WARN=3 ERROR=4 CONT=5 (continues the previous message).
-            message = text.decode("utf-8", errors="replace").rstrip("\n")
-            if level != 5:
-                self._level = level
-            if not message.strip():
-                return
-            if self._level == 4:
-                self.errors.append(message.strip())
-                self._logger.warning("%s", message)
-            elif self._level == 3:
-                self._logger.info("%s", message)
-            else:
-                self._logger.debug("%s", message)
-
-        self._callback = callback
-        llama_cpp.llama_log_set(callback, ctypes.c_void_p(0))
-
-    def recent_errors(self) -> str:
-        return "; ".join(self.errors)
-
-
-_LOG_BRIDGE = _LlamaLogBridge()
-
-
-def check_gguf_file(path: Path) -> None:
-    """Fails early with a readable message for the common mistakes llama.cpp reports cryptically."""
-    if not path.exists():
-        raise ModelLoadError(f"Model file not found: {path}")
-    if not path.is_file():
-        raise ModelLoadError(f"Model path is not a file: {path}")
-    try:
-        with path.open("rb") as fh:
-            magic = fh.read(4)
-    except OSError as exc:
-        raise ModelLoadError(f"Cannot read model file {path}: {exc}") from exc
-    if magic != GGUF_MAGIC:
-        raise ModelLoadError(
-            f"{path} is not a GGUF model (file starts with {magic!r}, expected {GGUF_MAGIC!r}). "
-            "Use a .gguf file converted for llama.cpp."
-        )
-
-
-def physical_core_count() -> int:
-    """Physical cores usable by this process; llama.cpp gains nothing from hyper-threads."""
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 1
-    cores: set[tuple[str, str]] = set()
-    with contextlib.suppress(OSError):
-        physical = core = ""
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            key, _, value = line.partition(":")
-            key = key.strip()
-            if key == "physical id":
-                physical = value.strip()
-            elif key == "core id":
-                core = value.strip()
-                cores.add((physical, core))
-    return max(1, min(usable, len(cores)) if cores else usable)
-
-
-class _TextStream:
-    """Incrementally decodes token bytes to text and watches for stop strings.
-
-    UTF-8 sequences split across tokens are held back until complete; a sequence still
-    incomplete when generation ends is dropped rather than shown as U+FFFD.
-    """
-
-    def __init__(self, stops: Sequence[str]) -> None:
-        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        self._stops = [s for s in stops if s]
-        self._longest = max((len(s) for s in self._stops), default=0)
-        self.text = ""
-        self.starts: list[int] = []  # text offset where each pushed token's text began
-
-    def push(self, piece: bytes) -> int | None:
-        """Appends one token's bytes; returns the offset of a stop string if one completed."""
-        self.starts.append(len(self.text))
-        before = len(self.text)
-        self.text += self._decoder.decode(piece)
-        if not self._stops or len(self.text) == before:
-            return None
-        window_start = max(0, before - self._longest + 1)
-        hits = [i for s in self._stops if (i := self.text.find(s, window_start)) >= 0]
-        return min(hits) if hits else None
 
 
 class LocalEngine:
@@ -220,8 +108,8 @@ class LocalEngine:
                 f"llama-cpp-python is not installed or failed to import ({exc}); "
                 "install it with `pip install llama-cpp-python`."
             ) from exc
-        _LOG_BRIDGE.install(llama_cpp)
-        _LOG_BRIDGE.errors.clear()
+        LOG_BRIDGE.install(llama_cpp)
+        LOG_BRIDGE.errors.clear()
         n_threads = threads if threads > 0 else physical_core_count()
         started = time.perf_counter()
         printed = io.StringIO()
@@ -245,7 +133,7 @@ class LocalEngine:
                     verbose=True,
                 )
         except (ValueError, RuntimeError, OSError) as exc:
-            detail = _LOG_BRIDGE.recent_errors() or str(exc)
+            detail = LOG_BRIDGE.recent_errors() or str(exc)
             raise ModelLoadError(f"llama.cpp failed to load {path}: {detail}") from exc
         finally:
             if printed.getvalue():
@@ -413,7 +301,7 @@ class LocalEngine:
         should_stop: Callable[[str], bool] | None,
     ) -> tuple[str, list[int], list[float], str]:
         llama, lib = self._llama, self._lib
-        stream = _TextStream(self.fim.stop if self.fim else ())
+        stream = TextStream(self.fim.stop if self.fim else ())
         ids: list[int] = []
         logprobs: list[float] = []
         finish = "length"
