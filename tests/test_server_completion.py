@@ -15,7 +15,9 @@ from tests.server_harness import (
     start_server,
     status,
     stop_server,
+    wait_for_index,
     wait_for_model,
+    wait_until,
 )
 
 SOURCE = "import os\n\n\ndef greet(name):\n    message = 'hello ' + name\n    return \n"
@@ -135,5 +137,33 @@ async def test_newer_request_supersedes_older_one(workspace, tmp_path, tiny_mode
         assert not older.items  # superseded: stopped and answered with nothing
         assert time.monotonic() - started < 5
         assert second is not None
+    finally:
+        await stop_server(client)
+
+
+async def test_definitions_from_other_files_reach_the_prompt(tmp_path, tiny_model_path):
+    root = tmp_path / "shop"
+    root.mkdir()
+    (root / "records.py").write_text(
+        "class InventoryRecord:\n    def __init__(self, sku, quantity):\n        self.sku = sku\n"
+    )
+    source = "from records import InventoryRecord\n\n\ndef restock(sku):\n    record = InventoryRecord(\n"
+    (root / "app.py").write_text(source)
+    client = await _session(root, tmp_path, tiny_model_path, maxTokens=4, multiline="never")
+    try:
+        await wait_for_index(client)
+        doc = open_document(client, root / "app.py", source)
+        await inline(client, doc, 4, 29)
+        with_context = (await status(client))["lastCompletion"]
+        assert with_context["contextSnippets"] >= 1
+        # A pull-style client (VS Code) sends no values with didChangeConfiguration: the server must
+        # ask with workspace/configuration.
+        client.set_configuration({"context": {"retrieval": False}}, section="smallcode")
+        client.workspace_did_change_configuration(types.DidChangeConfigurationParams(settings=None))
+        await wait_until(client, lambda s: s["settings"]["context.retrieval"] is False, timeout=10)
+        await inline(client, doc, 3, 16)
+        without = (await status(client))["lastCompletion"]
+        assert without["contextSnippets"] == 0
+        assert without["promptTokens"] < with_context["promptTokens"]
     finally:
         await stop_server(client)

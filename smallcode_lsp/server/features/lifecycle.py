@@ -34,10 +34,29 @@ def _apply_settings(ls: SmallCodeServer, options: Any) -> list[str]:
     return problems
 
 
+async def _pull_configuration(ls: SmallCodeServer) -> Any:
+    """The `smallcode` section via `workspace/configuration`, when the client supports it."""
+    workspace = ls.client_capabilities.workspace
+    if not (workspace and workspace.configuration):
+        return None
+    try:
+        items = [types.ConfigurationItem(section="smallcode")]
+        result = await asyncio.wait_for(
+            ls.workspace_configuration_async(types.ConfigurationParams(items=items)), timeout=5
+        )
+    except Exception as exc:  # a client that fails this request must not stop the server starting
+        log.info("workspace/configuration failed: %s", exc)
+        return None
+    return result[0] if result and isinstance(result[0], dict) else None
+
+
 def _load_model(ls: SmallCodeServer) -> None:
     future = ls.host.load(ls.settings.model)
 
     def done(_: object) -> None:
+        notice = getattr(ls.host.engine, "notice", None)
+        if notice:
+            ls.tell(notice, types.MessageType.Warning)
         if ls.host.state == "error":
             ls.tell(
                 f"model not loaded: {ls.host.error}. Symbols still work; completions are off "
@@ -59,14 +78,21 @@ def register(server: SmallCodeServer) -> None:
     @server.feature(types.INITIALIZED)
     async def initialized(ls: SmallCodeServer, params: types.InitializedParams) -> None:
         ls.loop = asyncio.get_running_loop()
+        pulled = await _pull_configuration(ls)
+        if pulled:
+            _apply_settings(ls, pulled)
         _load_model(ls)
         if ls.roots:
             asyncio.ensure_future(build_index(ls))
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
-    def did_change_configuration(ls: SmallCodeServer, params: types.DidChangeConfigurationParams) -> None:
+    async def did_change_configuration(
+        ls: SmallCodeServer, params: types.DidChangeConfigurationParams
+    ) -> None:
         before = ls.settings
-        _apply_settings(ls, params.settings)
+        # Push-style clients (Neovim, Helix) send the values; pull-style ones (VS Code) send nothing
+        # and expect us to ask with workspace/configuration.
+        _apply_settings(ls, params.settings or await _pull_configuration(ls))
         ls.cache = type(ls.cache)()
         if ls.settings.model != before.model:
             _load_model(ls)
