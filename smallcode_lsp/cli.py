@@ -54,6 +54,7 @@ def _settings(args: argparse.Namespace, root: Path) -> config.Settings:
 
 def complete(args: argparse.Namespace) -> int:
     from smallcode_lsp.completion.service import Completer, CompletionRequest
+    from smallcode_lsp.context.sources import ContextSources
     from smallcode_lsp.engine.host import ModelHost
     from smallcode_lsp.index.workspace_index import WorkspaceIndex
     from smallcode_lsp.models import cache_dir
@@ -65,10 +66,12 @@ def complete(args: argparse.Namespace) -> int:
     text = path.read_text(encoding="utf-8", errors="replace")
     root = Path(args.root).resolve() if args.root else find_workspace_root(path)
     settings = _settings(args, root)
-    index = None
+    index = sources = None
     if settings.context.retrieval and not args.no_index:
         index = WorkspaceIndex([root], settings.index, cache_dir() / "index")
         index.build()
+        sources = ContextSources.for_index(index, [str(root)])
+        sources.lexical.warm()
     host = ModelHost()
     host.load(settings.model)
     host.wait_loaded()
@@ -77,9 +80,7 @@ def complete(args: argparse.Namespace) -> int:
         return 2
     request = CompletionRequest(str(path.resolve()), text, line, column)
     try:
-        suggestion = host.run(
-            lambda engine: Completer(engine, index, [str(root)]).complete(request, settings)
-        ).result()
+        suggestion = host.run(lambda engine: Completer(engine, sources).complete(request, settings)).result()
     except ValueError as exc:
         print(f"smallcode: {exc}", file=sys.stderr)
         return 2

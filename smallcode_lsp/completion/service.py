@@ -13,20 +13,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from smallcode_lsp.config import Settings
+from smallcode_lsp.context.assemble import gather_snippets
 from smallcode_lsp.context.prompt import pack_snippets
-from smallcode_lsp.context.retrieve import definition_snippets, identifiers_near_cursor
 from smallcode_lsp.engine import postprocess
 from smallcode_lsp.index.languages import language_for_path
 
 if TYPE_CHECKING:
+    from smallcode_lsp.context.sources import ContextSources
     from smallcode_lsp.engine.local import LocalEngine
-    from smallcode_lsp.index.workspace_index import WorkspaceIndex
 
 # The cursor window starts on a line quantised to this step, so the prompt prefix stays identical
 # while the user types within a few lines and the KV cache is reused.
 WINDOW_LINES_BEFORE = 60
 WINDOW_LINE_STEP = 16
-WINDOW_LINES_AFTER = 20
+WINDOW_LINES_AFTER = 10
 
 
 @dataclass(frozen=True)
@@ -68,27 +68,39 @@ def split_at_cursor(text: str, line: int, column: int) -> tuple[list[str], str, 
 class Completer:
     """Builds the prompt, runs the engine and post-processes its output."""
 
-    def __init__(self, engine: LocalEngine, index: WorkspaceIndex | None, roots: list[str]) -> None:
+    def __init__(self, engine: LocalEngine, sources: ContextSources | None) -> None:
         self.engine = engine
-        self.index = index
-        self.roots = roots
+        self.sources = sources
 
     def cross_file_context(
-        self, request: CompletionRequest, before: str, after: str, settings: Settings
+        self, request: CompletionRequest, lines: list[str], window_first: int, after: str, settings: Settings
     ) -> tuple[str, int]:
-        if not settings.context.retrieval or self.index is None or settings.context.max_tokens <= 0:
+        """Snippets from other files packed under `context.maxTokens`; ("", 0) when retrieval is off."""
+        sources = self.sources
+        if not settings.context.retrieval or sources is None or settings.context.max_tokens <= 0:
             return "", 0
+        # The whole prefix, not just the window, so imports at the top of the file are seen.
+        before = "\n".join(lines[: request.line] + [lines[request.line][: request.column]])
+        snippets = gather_snippets(
+            sources.index,
+            request.path,
+            before,
+            after,
+            request.line,
+            recent=sources.recent,
+            lexical=sources.lexical,
+            imports=sources.imports,
+            window=(window_first, request.line + WINDOW_LINES_AFTER),
+        )
         spec = language_for_path(request.path)
-        names = identifiers_near_cursor(before, after)
-        snippets = list(definition_snippets(self.index, request.path, names))
-        text = pack_snippets(
+        packed = pack_snippets(
             snippets,
             budget_tokens=settings.context.max_tokens,
             count_tokens=self.engine.count_tokens,
             comment_prefix=spec.comment_prefix if spec else "#",
-            roots=self.roots,
+            roots=sources.roots,
         )
-        return text, text.count("\n\n")
+        return packed.text, packed.snippets
 
     def complete(
         self, request: CompletionRequest, settings: Settings, cancel: threading.Event | None = None
@@ -103,7 +115,7 @@ class Completer:
         )
         block = postprocess.wants_block(cursor, settings.completion.multiline)
 
-        context, snippet_count = self.cross_file_context(request, before, after, settings)
+        context, snippet_count = self.cross_file_context(request, lines, first, after, settings)
         max_tokens = settings.completion.max_tokens
         prompt = self.engine.fim_prompt(before, after, context, max_new_tokens=max_tokens)
         generation = self.engine.generate(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 from smallcode_lsp.context.retrieve import Snippet
 
@@ -24,6 +25,12 @@ def display_path(path: str, roots: Iterable[str]) -> str:
     return path
 
 
+@dataclass(frozen=True)
+class PackedContext:
+    text: str
+    snippets: int
+
+
 def pack_snippets(
     snippets: Iterable[Snippet],
     *,
@@ -31,16 +38,25 @@ def pack_snippets(
     count_tokens: Callable[[str], int],
     comment_prefix: str,
     roots: Iterable[str] = (),
-) -> str:
-    """Concatenate snippets, each headed by its path as a comment, until the budget is spent."""
+    stable_order: bool = True,
+) -> PackedContext:
+    """Concatenate snippets, each headed by its path as a comment, until the budget is spent.
+
+    Snippets are *chosen* in the given (priority) order, then, with `stable_order`, *written* by
+    path and line: the set of chosen snippets barely changes between keystrokes, but their priority
+    order does (it follows the nearest identifiers), and a reordered prefix would defeat KV reuse.
+    """
     roots = list(roots)
-    parts: list[str] = []
+    chosen: list[tuple[str, int, str]] = []
     used = 0
     for snippet in snippets:
-        block = f"{comment_prefix} {display_path(snippet.path, roots)}\n{snippet.text.rstrip()}\n\n"
+        shown = display_path(snippet.path, roots)
+        block = f"{comment_prefix} {shown}\n{snippet.text.rstrip()}\n\n"
         cost = count_tokens(block)
         if used + cost > budget_tokens:
             continue  # a smaller snippet further down may still fit
-        parts.append(block)
+        chosen.append((shown, snippet.start_line, block))
         used += cost
-    return "".join(parts)
+    if stable_order:
+        chosen.sort(key=lambda c: (c[0], c[1]))
+    return PackedContext("".join(block for _shown, _line, block in chosen), len(chosen))

@@ -26,6 +26,7 @@ list dict set tuple object print len Self auto unsigned signed sizeof typedef na
 typename include define ifdef endif
 """
 _NOISE = frozenset(_NOISE_WORDS.split())
+NOISE_WORDS = _NOISE  # shared with the lexical tokenizer
 
 
 class DefinitionLookup(Protocol):
@@ -39,6 +40,9 @@ class Snippet:
     path: str
     text: str
     reason: str  # e.g. "definition of User"
+    # Where the text starts in its file (0-based); lets packing order snippets stably by position.
+    start_line: int = 0
+    end_line: int = 0
 
 
 def identifiers_near_cursor(before: str, after: str, max_chars: int = 2000) -> list[str]:
@@ -75,4 +79,4 @@ def definition_snippets(
                 continue
             seen.add(key)
             emitted += 1
-            yield Snippet(chunk.path, chunk.text, f"definition of {name}")
+            yield Snippet(chunk.path, chunk.text, f"definition of {name}", chunk.start_line, chunk.end_line)

@@ -16,6 +16,7 @@ from pygls.uris import to_fs_path
 from smallcode_lsp import __version__
 from smallcode_lsp.completion.cache import TypeThroughCache
 from smallcode_lsp.config import Settings
+from smallcode_lsp.context.sources import ContextSources
 from smallcode_lsp.engine.host import ModelHost
 from smallcode_lsp.index.documents import ParsedDocument
 from smallcode_lsp.index.watcher import IndexWatcher
@@ -39,6 +40,7 @@ class SmallCodeServer(LanguageServer):
         self.roots: list[Path] = []
         self.host = ModelHost()
         self.index: WorkspaceIndex | None = None
+        self.sources: ContextSources | None = None
         self.index_state = "idle"  # idle | indexing | ready | error
         self.index_error: str | None = None
         self.index_ready = threading.Event()

@@ -9,6 +9,7 @@ import uuid
 
 from lsprotocol import types
 
+from smallcode_lsp.context.sources import ContextSources
 from smallcode_lsp.index.watcher import IndexWatcher
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
 from smallcode_lsp.models import cache_dir
@@ -45,6 +46,7 @@ async def build_index(ls: SmallCodeServer) -> None:
     ls.index_ready.clear()
     ls.index_state = "indexing"
     ls.index = index = WorkspaceIndex(ls.roots, ls.settings.index, cache_dir() / "index")
+    ls.sources = sources = ContextSources.for_index(index, [str(root) for root in ls.roots])
     token = await _begin_progress(ls, "SmallCode: indexing workspace")
     last_report = [0.0]
 
@@ -74,7 +76,13 @@ async def build_index(ls: SmallCodeServer) -> None:
     if token:
         message = f"{stats.files} files, {stats.chunks} symbols in {stats.seconds:.1f}s"
         ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
-    ls.watcher = IndexWatcher(index, on_change=lambda path: ls.counters.update(["index.watchEvents"]))
+    await loop.run_in_executor(None, sources.lexical.warm)  # BM25 corpus, off the event loop
+
+    def on_disk_change(path: str) -> None:
+        ls.counters["index.watchEvents"] += 1
+        sources.file_changed_on_disk(path)
+
+    ls.watcher = IndexWatcher(index, on_change=on_disk_change)
     try:
         ls.watcher.start()
     except Exception as exc:  # e.g. inotify watch limit reached: the index still works, just not live

@@ -65,11 +65,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
                 return None
         request = CompletionRequest(ls.path_of(uri), text, position.line, column)
         settings = ls.settings
-        roots = [str(root) for root in ls.roots]
-        index = ls.index
-        future = ls.host.run(
-            lambda engine: Completer(engine, index, roots).complete(request, settings, cancel)
-        )
+        sources = ls.sources
+        future = ls.host.run(lambda engine: Completer(engine, sources).complete(request, settings, cancel))
         try:
             suggestion = await asyncio.wrap_future(future)
         except ModelUnavailable as exc:

@@ -20,9 +20,11 @@ def _parseable(ls: SmallCodeServer, path: str, text: str) -> bool:
     return len(text) <= ls.settings.index.max_file_bytes and "\x00" not in text and not is_secret_path(path)
 
 
-def _publish(ls: SmallCodeServer, document: ParsedDocument) -> None:
+def _publish(ls: SmallCodeServer, document: ParsedDocument, edited_line: int | None = None) -> None:
     if ls.index is not None and ls.index.is_indexable(Path(document.path)):
         ls.index.update_document(document)
+        if edited_line is not None and ls.sources is not None:
+            ls.sources.buffer_edited(document.path, edited_line)
 
 
 def register(server: SmallCodeServer) -> None:
@@ -60,7 +62,11 @@ def register(server: SmallCodeServer) -> None:
         if not _parseable(ls, document.path, document.text):
             ls.parsed.pop(uri, None)
             return
-        _publish(ls, document)
+        last = params.content_changes[-1] if params.content_changes else None
+        edited_line = (
+            last.range.start.line if isinstance(last, types.TextDocumentContentChangePartial) else None
+        )
+        _publish(ls, document, edited_line)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SmallCodeServer, params: types.DidCloseTextDocumentParams) -> None:

@@ -1,0 +1,189 @@
+"""One call that gathers cross-file context for a completion, within a deadline.
+
+Sources, in priority order (earlier ones are more precise, later ones fill the remaining budget):
+
+1. definitions of identifiers near the cursor, ranked by the current file's imports;
+2. chunks the developer recently edited or viewed;
+3. lexically similar chunks (BM25 over the workspace).
+
+Each source gets a share of the deadline and stops when its share is spent, so the total stays
+within `deadline_s` even on a huge workspace. Results are de-duplicated by position (same chunk, or
+one containing the other) and by near-identical text, and never repeat what the prompt window
+already shows. `pack_snippets` then fits them to the token budget in a stable order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Protocol
+
+from smallcode_lsp.context.imports import FileImports, ImportCache, evidence_tier, rank_definitions
+from smallcode_lsp.context.lexical import LexicalIndex, head_lines
+from smallcode_lsp.context.recent import RecentChunks
+from smallcode_lsp.context.retrieve import Snippet, identifiers_near_cursor
+from smallcode_lsp.context.tokens import jaccard, token_set
+from smallcode_lsp.context.window import LineRange, in_window
+from smallcode_lsp.index.chunker import Chunk
+from smallcode_lsp.index.languages import language_for_path
+
+# Cumulative fractions of the deadline after which a source is no longer started / continued.
+_DEFINITIONS_SHARE = 0.5
+_RECENT_SHARE = 0.65
+# A name with more unrelated definitions than this, and no import evidence, is too ambiguous to help.
+_AMBIGUOUS = 6
+_WINDOW_BEFORE = 60
+_WINDOW_AFTER = 10
+
+_import_caches: dict[tuple[str, ...], ImportCache] = {}
+# Languages whose code can call each other's definitions; anything else is a namesake, not a match.
+_FAMILY = {"typescript": "js", "tsx": "js", "javascript": "js", "c": "c", "cpp": "c"}
+
+
+def language_family(path: str) -> str | None:
+    spec = language_for_path(path)
+    return None if spec is None else _FAMILY.get(spec.name, spec.name)
+
+
+class SnippetIndex(Protocol):
+    roots: list[str]
+
+    def definitions(self, name: str) -> list[Chunk]: ...
+
+    def chunks_in_file(self, path: str) -> list[Chunk]: ...
+
+
+def default_import_cache(roots: Sequence[str]) -> ImportCache:
+    key = tuple(roots)
+    cache = _import_caches.get(key)
+    if cache is None:
+        cache = _import_caches[key] = ImportCache(roots)
+    return cache
+
+
+class _Picker:
+    """Collects snippets in priority order, refusing repeats and near-repeats."""
+
+    def __init__(self, path: str, window: LineRange, similarity: float) -> None:
+        self.path = path
+        self.family = language_family(path)
+        self.window = window
+        self.similarity = similarity
+        self.out: list[Snippet] = []
+        self._ranges: dict[str, list[tuple[int, int]]] = {}
+        self._tokens: list[frozenset[str]] = []
+
+    def add(self, chunk: Chunk, text: str, reason: str) -> bool:
+        if in_window(chunk, self.path, self.window) or language_family(chunk.path) != self.family:
+            return False
+        ranges = self._ranges.setdefault(chunk.path, [])
+        for start, end in ranges:
+            # Same chunk, or one inside the other (a method and its class): the first one wins.
+            if (start <= chunk.start_line and chunk.end_line <= end) or (
+                chunk.start_line <= start and end <= chunk.end_line
+            ):
+                return False
+        tokens = token_set(text)
+        if any(jaccard(tokens, other) > self.similarity for other in self._tokens):
+            return False
+        ranges.append((chunk.start_line, chunk.end_line))
+        self._tokens.append(tokens)
+        self.out.append(Snippet(chunk.path, text, reason, chunk.start_line, chunk.end_line))
+        return True
+
+
+def _definitions(
+    index: SnippetIndex,
+    path: str,
+    names: list[str],
+    imports: FileImports,
+    picker: _Picker,
+    max_lines: int,
+    limit: int,
+    stop_at: float,
+) -> None:
+    local_names = {c.name for c in index.chunks_in_file(path)}
+    added = 0
+    for name in names:
+        if added >= limit or time.perf_counter() > stop_at:
+            return
+        if name in local_names and name not in imports.bindings:
+            continue  # defined right here: another file's namesake would mislead
+        candidates = [c for c in index.definitions(imports.real_name(name)) if c.path != path]
+        if not candidates:
+            continue
+        ranked = rank_definitions(name, candidates, path, imports)
+        tier = evidence_tier(name, ranked[0], imports)
+        if tier == 3 and len(candidates) > _AMBIGUOUS:
+            continue
+        for chunk in ranked[: 1 if tier <= 1 else 2]:
+            if picker.add(chunk, head_lines(chunk.text, max_lines), f"definition of {name}"):
+                added += 1
+
+
+def gather_snippets(
+    index: SnippetIndex,
+    path: str,
+    text_before: str,
+    text_after: str,
+    cursor_line: int,
+    *,
+    recent: RecentChunks | None = None,
+    lexical: LexicalIndex | None = None,
+    imports: ImportCache | None = None,
+    deadline_s: float = 0.02,
+    window: LineRange | None = None,
+    max_definitions: int = 8,
+    max_recent: int = 3,
+    max_lexical: int = 4,
+    max_snippet_lines: int = 60,
+    similarity: float = 0.9,
+) -> list[Snippet]:
+    """Cross-file snippets for a completion at `cursor_line` of `path`, best first.
+
+    `text_before` / `text_after`: document text before / after the cursor. Passing the whole
+    document prefix lets the import statements at the top be seen; only its tail is used for
+    identifiers and similarity. `window`: lines of `path` the prompt already shows (inclusive);
+    defaults to 60 lines before to 10 after the cursor.
+    """
+    started = time.perf_counter()
+    path = os.path.abspath(path)
+    if window is None:
+        window = (max(0, cursor_line - _WINDOW_BEFORE), cursor_line + _WINDOW_AFTER)
+    picker = _Picker(path, window, similarity)
+    if imports is None:
+        imports = default_import_cache(getattr(index, "roots", ()))
+    file_imports = imports.get(path, text_before + text_after)
+
+    names = identifiers_near_cursor(text_before, text_after)
+    _definitions(
+        index,
+        path,
+        names,
+        file_imports,
+        picker,
+        max_snippet_lines,
+        max_definitions,
+        started + deadline_s * _DEFINITIONS_SHARE,
+    )
+
+    if recent is not None and time.perf_counter() < started + deadline_s * _RECENT_SHARE:
+        for chunk in recent.chunks(exclude_path=path, exclude_lines=window, limit=max_recent + 2):
+            if picker.add(chunk, head_lines(chunk.text, max_snippet_lines), "recently edited"):
+                max_recent -= 1
+                if max_recent <= 0:
+                    break
+
+    if lexical is not None and lexical.ready:
+        left = started + deadline_s - time.perf_counter()
+        # Skip rather than overrun: a query costs about what the last one did.
+        if left > max(0.002, 1.5 * lexical.last_query_s):
+            hits = lexical.query(text_before, path=path, exclude_lines=window, limit=max_lexical + 4)
+            added = 0
+            for hit in hits:
+                if added >= max_lexical:
+                    break
+                if picker.add(hit.chunk, hit.text, "similar code"):
+                    added += 1
+    return picker.out

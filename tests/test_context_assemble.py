@@ -1,0 +1,133 @@
+"""gather_snippets: priority, dedupe, exclusion of the window, deadline; stable packing order."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from smallcode_lsp.config import IndexSettings
+from smallcode_lsp.context.assemble import gather_snippets
+from smallcode_lsp.context.lexical import LexicalIndex
+from smallcode_lsp.context.prompt import pack_snippets
+from smallcode_lsp.context.recent import RecentChunks
+from smallcode_lsp.context.retrieve import Snippet
+from smallcode_lsp.index.workspace_index import WorkspaceIndex
+
+FILES = {
+    "app/__init__.py": "",
+    "app/models.py": "class User:\n    def full_name(self):\n        return self.first + self.last\n",
+    "legacy/models.py": "class User:\n    def legacy_name(self):\n        return 'old'\n",
+    "app/reports.py": (
+        "def monthly_revenue_report(orders):\n"
+        "    totals = group_orders_by_month(orders)\n"
+        "    return render_revenue_table(totals)\n"
+    ),
+    "app/reports_copy.py": (  # a vendored copy: a near-duplicate must not take a second slot
+        "def monthly_revenue_report(orders):\n"
+        "    totals = group_orders_by_month(orders)  # copied\n"
+        "    return render_revenue_table(totals)\n"
+    ),
+    "app/views.py": (
+        "from .models import User\n"
+        "\n"
+        "\n"
+        "def weekly_revenue_report(orders):\n"
+        "    totals = group_orders_by_month(orders)\n"
+        "    user = User()\n"
+        "    return render_revenue_table(totals)\n"
+    ),
+}
+
+
+def setup(tmp_path: Path) -> tuple[WorkspaceIndex, str, str, str]:
+    for rel, text in FILES.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
+    index.build()
+    path = str(tmp_path / "app/views.py")
+    lines = FILES["app/views.py"].split("\n")
+    before = "\n".join(lines[:6]) + "\n    return render_revenue"
+    return index, path, before, ""
+
+
+def rel(snippets: list[Snippet], root: Path) -> list[tuple[str, str]]:
+    return [(os.path.relpath(s.path, root), s.reason) for s in snippets]
+
+
+def test_priority_dedupe_and_exclusions(tmp_path: Path) -> None:
+    index, path, before, after = setup(tmp_path)
+    lexical = LexicalIndex(index, min_tokens=2)
+    lexical.warm()
+    recent = RecentChunks(index.chunks_in_file)
+    recent.note_edit(str(tmp_path / "app/reports.py"), 1)
+    recent.note_edit(path, 4)  # the cursor's own chunk: must never come back
+    snippets = gather_snippets(index, path, before, after, 6, recent=recent, lexical=lexical, deadline_s=1.0)
+    got = rel(snippets, tmp_path)
+    assert got[0] == ("app/models.py", "definition of User")  # the imported one, not legacy/
+    assert ("legacy/models.py", "definition of User") not in got
+    assert ("app/reports.py", "recently edited") in got
+    # reports_copy.py is lexically similar but a near-duplicate of reports.py: dropped.
+    assert all(p != "app/reports_copy.py" for p, _ in got)
+    assert all(s.path != path for s in snippets)
+    keys = [(s.path, s.start_line) for s in snippets]
+    assert len(keys) == len(set(keys))
+
+
+def test_lexical_fills_in_without_recent(tmp_path: Path) -> None:
+    index, path, before, after = setup(tmp_path)
+    lexical = LexicalIndex(index, min_tokens=2)
+    lexical.warm()
+    got = rel(gather_snippets(index, path, before, after, 6, lexical=lexical, deadline_s=1.0), tmp_path)
+    similar = [p for p, reason in got if reason == "similar code"]
+    assert len({"app/reports.py", "app/reports_copy.py"} & set(similar)) == 1
+
+
+def test_respects_deadline(tmp_path: Path) -> None:
+    index, path, before, after = setup(tmp_path)
+    lexical = LexicalIndex(index, min_tokens=2)
+    lexical.warm()
+    started = time.perf_counter()
+    snippets = gather_snippets(index, path, before, after, 6, lexical=lexical, deadline_s=0.0)
+    assert time.perf_counter() - started < 0.05
+    assert snippets == []  # every source saw its share already spent
+
+    class SlowIndex:
+        roots = index.roots
+
+        def definitions(self, name: str):
+            time.sleep(0.01)
+            return index.definitions(name)
+
+        def chunks_in_file(self, p: str):
+            return index.chunks_in_file(p)
+
+    many = before + "\n" + "\n".join(f"    name_{i} = value_{i}" for i in range(50))
+    started = time.perf_counter()
+    gather_snippets(SlowIndex(), path, many, after, 6, lexical=lexical, deadline_s=0.03)
+    assert time.perf_counter() - started < 0.03 + 0.015  # at most one lookup past the share
+
+
+def test_pack_order_is_stable(tmp_path: Path) -> None:
+    a = Snippet("/w/b.py", "def b(): pass", "definition of b", 10, 10)
+    b = Snippet("/w/a.py", "def a2(): pass", "similar code", 30, 30)
+    c = Snippet("/w/a.py", "def a1(): pass", "recently edited", 5, 5)
+
+    def pack(snippets: list[Snippet], budget: int = 1000) -> str:
+        return pack_snippets(
+            snippets, budget_tokens=budget, count_tokens=len, comment_prefix="#", roots=["/w"]
+        ).text
+
+    assert pack_snippets([a, b, c], budget_tokens=1000, count_tokens=len, comment_prefix="#").snippets == 3
+    first = pack([a, b, c])
+    assert first == pack([c, a, b]) == pack([b, c, a])
+    assert first.index("a1") < first.index("a2") < first.index("def b")
+    # Priority still decides what fits: with room for two, the last-priority snippet is dropped.
+    two = pack([c, a, b], budget=len(first) - 5)
+    assert "a1" in two and "def b" in two and "a2" not in two
+    # Opt-out keeps priority order.
+    unsorted = pack_snippets(
+        [a, c], budget_tokens=1000, count_tokens=len, comment_prefix="#", stable_order=False
+    ).text
+    assert unsorted.index("def b") < unsorted.index("a1")
