@@ -12,6 +12,9 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+import tree_sitter
+
+from smallcode_lsp.completion.shape import decide_block
 from smallcode_lsp.config import Settings
 from smallcode_lsp.context.assemble import gather_snippets
 from smallcode_lsp.context.prompt import pack_snippets
@@ -35,6 +38,7 @@ class CompletionRequest:
     text: str
     line: int  # 0-based
     column: int  # 0-based, in code points of the line
+    tree: tree_sitter.Tree | None = None  # the editor buffer's current parse of `text`, if any
 
 
 @dataclass
@@ -113,7 +117,14 @@ class Completer:
         cursor = postprocess.CursorContext(
             line_prefix, line_suffix, tuple(lines[request.line + 1 : request.line + 4])
         )
-        block = postprocess.wants_block(cursor, settings.completion.multiline)
+        block = decide_block(
+            cursor,
+            settings.completion.multiline,
+            spec=language_for_path(request.path),
+            source=request.text,
+            row=request.line,
+            tree=request.tree,
+        )
 
         context, snippet_count = self.cross_file_context(request, lines, first, after, settings)
         max_tokens = settings.completion.max_tokens

@@ -1,4 +1,5 @@
-"""Which files get indexed: the workspace walk plus the secret and binary filters.
+"""Which files get indexed: the workspace walk (with its directory-listing cache) plus the secret and
+binary filters.
 
 `is_secret_path` is shared with the cloud client: a file that looks like it holds credentials is
 never parsed, stored in the cache or sent anywhere, whatever the ignore rules say.
@@ -6,10 +7,13 @@ never parsed, stored in the cache or sent anywhere, whatever the ignore rules sa
 
 from __future__ import annotations
 
+import marshal
 import os
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from stat import S_ISREG
 
 from smallcode_lsp.config import IndexSettings
 from smallcode_lsp.index.ignore import SKIP_DIRS, IgnoreRules
@@ -86,8 +90,92 @@ def is_probably_binary(data: bytes) -> bool:
     return False
 
 
-def walk_source_files(root: Path, settings: IndexSettings) -> Iterator[tuple[str, os.stat_result]]:
-    """Like `iter_source_files` but yields (absolute path, stat) so callers need not stat again."""
+# A directory as listed: (mtime_ns, ctime_ns, flags, subdirectory names, supported-language file names).
+Listing = tuple[int, int, int, tuple[str, ...], tuple[str, ...]]
+_HAS_GITIGNORE = 1
+_IS_VENV = 2
+# Timestamps are coarse (a kernel tick, or worse on some filesystems): a change made in the same tick
+# as a listing leaves the directory's times as they were, so listings of directories changed this
+# recently are not kept (git's "racily clean" rule).
+_RACY_NS = 2_000_000_000
+
+
+class DirCache:
+    """Directory listings of the last walk, reused while the directory's mtime and ctime are unchanged.
+
+    Adding, removing or renaming an entry updates its directory's times, so unchanged times mean an
+    unchanged listing: a warm walk stats each directory instead of listing it. Only the raw listing is
+    kept; ignore rules, secret and size filters are applied afresh on every walk, and every candidate
+    file is still stat'ed (its content may have changed).
+    """
+
+    def __init__(self, stored: dict[str, bytes] | None = None) -> None:
+        self.stored = stored or {}  # relative directory -> marshal-encoded Listing
+        self.changed: dict[str, bytes | None] = {}  # to write back; None = forget
+        self.visited: set[str] = set()
+
+    def listings_to_store(self) -> list[tuple[str, bytes]]:
+        return [(rel_dir, blob) for rel_dir, blob in self.changed.items() if blob is not None]
+
+    def listings_to_forget(self) -> list[str]:
+        """Listings made racily, and directories this walk did not reach (deleted or now ignored)."""
+        racy = [rel_dir for rel_dir, blob in self.changed.items() if blob is None]
+        return racy + [rel_dir for rel_dir in self.stored if rel_dir not in self.visited]
+
+    def listing(self, folder: str, rel_dir: str) -> Listing | None:
+        try:
+            stat = os.stat(folder)
+        except OSError:
+            return None
+        mtime, ctime = stat.st_mtime_ns, stat.st_ctime_ns
+        self.visited.add(rel_dir)
+        blob = self.stored.get(rel_dir)
+        if blob is not None:
+            cached: Listing = marshal.loads(blob)
+            if cached[0] == mtime and cached[1] == ctime:
+                return cached
+        listing = _list_dir(folder, mtime, ctime)
+        if listing is None or time.time_ns() - max(mtime, ctime) < _RACY_NS:
+            if blob is not None:
+                self.changed[rel_dir] = None
+        else:
+            self.changed[rel_dir] = marshal.dumps(listing)
+        return listing
+
+
+def _list_dir(folder: str, mtime: int = 0, ctime: int = 0) -> Listing | None:
+    """One scandir: subdirectories (symlinks not followed), files we could index, and two flags."""
+    flags = 0
+    subdirs: list[str] = []
+    files: list[str] = []
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if name == ".gitignore":
+                    flags |= _HAS_GITIGNORE
+                elif name == "pyvenv.cfg":
+                    flags |= _IS_VENV
+                try:
+                    is_dir = entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    continue
+                if is_dir:
+                    subdirs.append(name)
+                elif language_for_path(name) is not None:
+                    files.append(name)
+    except OSError:
+        return None
+    return mtime, ctime, flags, tuple(subdirs), tuple(files)
+
+
+def walk_source_files(
+    root: Path, settings: IndexSettings, dirs: DirCache | None = None
+) -> Iterator[tuple[str, os.stat_result]]:
+    """Like `iter_source_files` but yields (absolute path, stat) so callers need not stat again.
+
+    With `dirs`, unchanged directories are not re-listed and the new listings are collected in it.
+    """
     rules = IgnoreRules(root, settings.exclude)
     base = rules.root
     max_bytes = settings.max_file_bytes
@@ -95,43 +183,36 @@ def walk_source_files(root: Path, settings: IndexSettings) -> Iterator[tuple[str
     while stack:
         rel_dir = stack.pop()
         prefix = rel_dir + "/" if rel_dir else ""
-        try:
-            with os.scandir(base + "/" + rel_dir if rel_dir else base) as entries:
-                items = list(entries)
-        except OSError:
+        folder = base + "/" + rel_dir if rel_dir else base
+        listing = _list_dir(folder) if dirs is None else dirs.listing(folder, rel_dir)
+        if listing is None:
             continue
-        names = {entry.name for entry in items}
-        if rel_dir and "pyvenv.cfg" in names:
+        _mtime, _ctime, flags, subdir_names, file_names = listing
+        if rel_dir and flags & _IS_VENV:
             continue  # a virtual environment, whatever its name
-        rules.load_dir(rel_dir, ".gitignore" in names)
+        rules.load_dir(rel_dir, bool(flags & _HAS_GITIGNORE))
         matching = rules.has_rules
         subdirs: list[str] = []
-        for entry in items:
-            name = entry.name
-            try:
-                if entry.is_dir(follow_symlinks=False):
-                    if name in SKIP_DIRS:
-                        continue
-                    rel = prefix + name
-                    if not matching or not rules.is_ignored_entry(rel, True, revalidate=False):
-                        subdirs.append(rel)
-                    continue
-                if language_for_path(name) is None or not entry.is_file():
-                    continue
-            except OSError:
+        for name in subdir_names:
+            if name in SKIP_DIRS:
                 continue
+            rel = prefix + name
+            if not matching or not rules.is_ignored_entry(rel, True, revalidate=False):
+                subdirs.append(rel)
+        folder_slash = folder if folder.endswith("/") else folder + "/"
+        for name in file_names:
             rel = prefix + name
             if is_secret_path(rel) or is_minified_name(name):
                 continue
             if matching and rules.is_ignored_entry(rel, False, revalidate=False):
                 continue
+            path = folder_slash + name
             try:
-                stat = entry.stat()
+                stat = os.stat(path)
             except OSError:
                 continue
-            if stat.st_size > max_bytes:
-                continue
-            yield entry.path, stat
+            if S_ISREG(stat.st_mode) and stat.st_size <= max_bytes:
+                yield path, stat
         stack.extend(sorted(subdirs, reverse=True))
 
 

@@ -136,8 +136,12 @@ def language_by_name(name: str) -> LanguageSpec | None:
 
 
 def query_fingerprint() -> str:
-    """Hash of every tag query: a cache built with other queries holds other chunks, so it is stale."""
+    """Hash of every tag query and extension: a cache built with other rules is stale.
+
+    Other queries give other chunks; other extensions give other cached directory listings.
+    """
     digest = hashlib.blake2b(digest_size=12)
+    digest.update(",".join(sorted(_BY_EXTENSION)).encode() + b"\0")
     for spec in _SPECS:
         try:
             digest.update(spec.name.encode() + b"\0" + spec.query_path.read_bytes() + b"\0")

@@ -2,8 +2,9 @@
 
 tree-sitter's parse holds the GIL, so threads do not speed up a cold build; processes do. Workers
 are *spawned* (never forked: the server has threads whose locks a fork could copy mid-use) and only
-for big batches, where their start-up cost (~0.2 s) is repaid. Results cross the process boundary
-as plain tuples, which pickle several times faster than dataclass instances.
+for big batches, where their start-up cost (~0.2 s) is repaid. Chunks cross the process boundary
+already marshal-encoded (`StoredChunks`): bytes pickle far faster than dataclass instances, the
+encoding runs in the workers, and the same blob goes into the cache and the in-memory table.
 """
 
 from __future__ import annotations
@@ -13,19 +14,18 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
-from smallcode_lsp.index.chunker import Chunk, chunk_source
+from smallcode_lsp.index.chunker import chunk_source
 from smallcode_lsp.index.files import is_probably_binary
 from smallcode_lsp.index.languages import language_for_path
-from smallcode_lsp.index.store import content_hash
+from smallcode_lsp.index.store import StoredChunks, content_hash
 
 # Below this many files a pool costs more than it saves.
 PARALLEL_MIN_FILES = 150
 _BATCH = 24
 
-# (path, mtime_ns, size) in; (path, mtime_ns, size, hash, chunk tuples) out; hash "" = unreadable.
+# (path, mtime_ns, size) in; (path, mtime_ns, size, hash, chunks) out; hash "" = unreadable.
 FileJob = tuple[str, int, int]
-ChunkTuple = tuple[str, str, str | None, int, int, int, int, int, int, int, str]
-FileResult = tuple[str, int, int, str, list[ChunkTuple] | None]
+FileResult = tuple[str, int, int, str, StoredChunks | None]
 
 
 def read_source(path: str, max_bytes: int) -> bytes | None:
@@ -40,26 +40,6 @@ def read_source(path: str, max_bytes: int) -> bytes | None:
     return data
 
 
-def _to_tuple(c: Chunk) -> ChunkTuple:
-    return (
-        c.name,
-        c.kind,
-        c.container,
-        c.start_line,
-        c.start_col,
-        c.end_line,
-        c.end_col,
-        c.name_line,
-        c.name_col,
-        c.name_end_col,
-        c.text,
-    )
-
-
-def chunks_from_tuples(path: str, rows: list[ChunkTuple]) -> list[Chunk]:
-    return [Chunk(r[0], r[1], r[2], path, *r[3:]) for r in rows]
-
-
 def process_file(job: FileJob, max_bytes: int, known_hashes: dict[str, str]) -> FileResult:
     """Read and chunk one file; chunks are None when the content hash is already known (unchanged)."""
     path, mtime_ns, size = job
@@ -71,7 +51,7 @@ def process_file(job: FileJob, max_bytes: int, known_hashes: dict[str, str]) -> 
         return path, mtime_ns, size, digest, None
     spec = language_for_path(path)
     chunks = chunk_source(data, spec, path) if spec is not None else []
-    return path, mtime_ns, size, digest, [_to_tuple(c) for c in chunks]
+    return path, mtime_ns, size, digest, StoredChunks.from_chunks(chunks)
 
 
 def _process_batch(jobs: list[FileJob], max_bytes: int, known_hashes: dict[str, str]) -> list[FileResult]:

@@ -1,11 +1,13 @@
 """SQLite cache of the index: one database per workspace root, so a restart re-parses only what changed.
 
-Files are keyed by absolute path with the (mtime_ns, size, content hash) they were chunked from, and
-each file's chunks are one `marshal`-encoded blob of plain tuples: a warm restart then reads one row
-per file instead of one per symbol, and decoding is a single C call. Nothing queries chunks by
-column, so nothing is lost. The schema version, the Python version (marshal's format) and the
-tag-query fingerprint are stored too: when any differs, the cache was made by other rules and is
-wiped rather than trusted. All writes of a build go through one transaction.
+Files are keyed by absolute path with the (mtime_ns, size, content hash) they were chunked from.
+Each file's chunks are one `marshal`-encoded blob of plain tuples plus a small blob of just their
+names: a warm restart reads one row per file, fills the name tables from the names and leaves the
+chunk blob encoded until a query needs that file (`StoredChunks`). Nothing queries chunks by column,
+so nothing is lost. The last walk's directory listings are kept too (`dirs`), so a restart re-lists
+only directories whose mtime changed. The schema version, the Python version (marshal's format) and
+the tag-query fingerprint are stored as well: when any differs, the cache was made by other rules and
+is wiped rather than trusted. All writes of a build go through one transaction.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pathlib import Path
 
 from smallcode_lsp.index.chunker import Chunk
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -33,8 +35,10 @@ CREATE TABLE IF NOT EXISTS files (
     mtime_ns INTEGER NOT NULL,
     size INTEGER NOT NULL,
     hash TEXT NOT NULL,
+    names BLOB NOT NULL,
     chunks BLOB NOT NULL
 );
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, listing BLOB NOT NULL);
 """
 
 
@@ -60,29 +64,52 @@ def db_path_for_root(cache_dir: Path, root: Path) -> Path:
     return Path(cache_dir) / f"{slug}-{digest}.sqlite3"
 
 
-def encode_chunks(chunks: list[Chunk]) -> bytes:
-    return marshal.dumps(
-        [
-            (
-                c.name,
-                c.kind,
-                c.container,
-                c.start_line,
-                c.start_col,
-                c.end_line,
-                c.end_col,
-                c.name_line,
-                c.name_col,
-                c.name_end_col,
-                c.text,
-            )
-            for c in chunks
-        ]
+def _row(c: Chunk) -> tuple:
+    return (
+        c.name,
+        c.kind,
+        c.container,
+        c.start_line,
+        c.start_col,
+        c.end_line,
+        c.end_col,
+        c.name_line,
+        c.name_col,
+        c.name_end_col,
+        c.text,
     )
+
+
+def encode_chunks(chunks: list[Chunk]) -> bytes:
+    return marshal.dumps([_row(c) for c in chunks])
 
 
 def decode_chunks(path: str, blob: bytes) -> list[Chunk]:
     return [Chunk(r[0], r[1], r[2], path, *r[3:]) for r in marshal.loads(blob)]
+
+
+class StoredChunks:
+    """A file's chunks still encoded: their names (for the name tables) and the marshal blob.
+
+    Building ~12k Chunk objects was most of a warm restart, yet most files are never queried, so a
+    file's chunks are decoded on first use instead (`decode`).
+    """
+
+    __slots__ = ("names", "blob")
+
+    def __init__(self, names: tuple[str, ...], blob: bytes) -> None:
+        self.names = names
+        self.blob = blob
+
+    @classmethod
+    def from_chunks(cls, chunks: list[Chunk]) -> StoredChunks:
+        return cls(tuple(c.name for c in chunks), encode_chunks(chunks))
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    def decode(self, path: str) -> list[Chunk]:
+        return decode_chunks(path, self.blob)
 
 
 class IndexStore:
@@ -134,25 +161,35 @@ class IndexStore:
             rows = self._conn.execute("SELECT path, mtime_ns, size, hash FROM files").fetchall()
         return {row[0]: FileRecord(*row) for row in rows}
 
-    def load_chunks(self) -> dict[str, list[Chunk]]:
-        """Every stored chunk, grouped by file path, in source order."""
+    def load_chunks(self) -> dict[str, StoredChunks]:
+        """Every stored file's chunks, still encoded (see `StoredChunks.decode`)."""
         with self._lock:
-            rows = self._conn.execute("SELECT path, chunks FROM files").fetchall()
-        return {path: decode_chunks(path, blob) for path, blob in rows}
+            rows = self._conn.execute("SELECT path, names, chunks FROM files").fetchall()
+        loads = marshal.loads
+        return {path: StoredChunks(loads(names), blob) for path, names, blob in rows}
+
+    def load_dirs(self) -> dict[str, bytes]:
+        """The last walk's directory listings, keyed by '/'-separated path relative to the root."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT path, listing FROM dirs").fetchall())
 
     def write(
         self,
-        updates: Iterable[tuple[FileRecord, list[Chunk] | None]] = (),
+        updates: Iterable[tuple[FileRecord, list[Chunk] | StoredChunks | None]] = (),
         deletes: Iterable[str] = (),
+        dirs: Iterable[tuple[str, bytes]] = (),
+        dir_deletes: Iterable[str] = (),
     ) -> None:
         """Apply a batch in one transaction. `None` chunks = content unchanged, refresh the stat only."""
         stat_only: list[tuple[int, int, str, str]] = []
-        full: list[tuple[str, int, int, str, bytes]] = []
+        full: list[tuple[str, int, int, str, bytes, bytes]] = []
         for record, chunks in updates:
             if chunks is None:
                 stat_only.append((record.mtime_ns, record.size, record.hash, record.path))
-            else:
-                full.append((record.path, record.mtime_ns, record.size, record.hash, encode_chunks(chunks)))
+                continue
+            stored = chunks if isinstance(chunks, StoredChunks) else StoredChunks.from_chunks(chunks)
+            key = (record.path, record.mtime_ns, record.size, record.hash)
+            full.append((*key, marshal.dumps(stored.names), stored.blob))
         removed = [(path,) for path in deletes]
         with self._lock:
             conn = self._conn
@@ -163,10 +200,12 @@ class IndexStore:
                     "UPDATE files SET mtime_ns = ?, size = ?, hash = ? WHERE path = ?", stat_only
                 )
                 conn.executemany(
-                    "INSERT OR REPLACE INTO files (path, mtime_ns, size, hash, chunks)"
-                    " VALUES (?, ?, ?, ?, ?)",
+                    "INSERT OR REPLACE INTO files (path, mtime_ns, size, hash, names, chunks)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
                     full,
                 )
+                conn.executemany("DELETE FROM dirs WHERE path = ?", [(path,) for path in dir_deletes])
+                conn.executemany("INSERT OR REPLACE INTO dirs (path, listing) VALUES (?, ?)", dirs)
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")

@@ -1,8 +1,10 @@
-"""In-memory symbol tables: chunks by file, by exact name and by lower-cased name.
+"""In-memory symbol tables: chunks by file, paths by exact name, exact names by lower-cased name.
 
 Kept separate from the service so the lookups stay simple dict operations: replacing one file's
-chunks touches only that file's names, `definitions` is one dict lookup, and search scans distinct
-lower-cased names (far fewer than chunks). Not thread-safe by itself; the service holds the lock.
+chunks touches only that file's names, `definitions` is one dict lookup plus a filter of the few files
+that define the name, and search scans distinct lower-cased names (far fewer than chunks). A file's
+chunks may be held still encoded (`StoredChunks`, from the cache or a parse) and are decoded on first
+use, so a warm restart only fills the name tables. Not thread-safe by itself; the service holds the lock.
 """
 
 from __future__ import annotations
@@ -11,43 +13,71 @@ import re
 from collections.abc import Iterator
 
 from smallcode_lsp.index.chunker import Chunk
+from smallcode_lsp.index.store import StoredChunks
+
+FileChunks = list[Chunk] | StoredChunks
+
+
+def _names(chunks: FileChunks) -> tuple[str, ...] | list[str]:
+    return chunks.names if isinstance(chunks, StoredChunks) else [c.name for c in chunks]
 
 
 class SymbolTable:
     def __init__(self) -> None:
-        self.files: dict[str, list[Chunk]] = {}
-        self._by_name: dict[str, dict[str, list[Chunk]]] = {}  # name -> path -> chunks
+        self._files: dict[str, FileChunks] = {}
+        self._by_name: dict[str, dict[str, None]] = {}  # name -> paths defining it (ordered)
         self._by_lower: dict[str, set[str]] = {}  # lower-cased name -> exact names
         self.chunk_count = 0
 
-    def set_file(self, path: str, chunks: list[Chunk]) -> None:
+    def __len__(self) -> int:
+        return len(self._files)
+
+    def __contains__(self, path: str) -> bool:
+        return path in self._files
+
+    def paths(self) -> list[str]:
+        return list(self._files)
+
+    def raw(self, path: str) -> FileChunks | None:
+        """A file's entry as held (possibly still encoded): for reuse without decoding."""
+        return self._files.get(path)
+
+    def chunks(self, path: str) -> list[Chunk] | None:
+        """A file's chunks, decoding them on first use."""
+        entry = self._files.get(path)
+        if isinstance(entry, StoredChunks):
+            entry = self._files[path] = entry.decode(path)
+        return entry
+
+    def set_file(self, path: str, chunks: FileChunks) -> None:
         self.remove_file(path)
-        self.files[path] = chunks
+        self._files[path] = chunks
         self.chunk_count += len(chunks)
         by_name = self._by_name
-        for chunk in chunks:
-            name = chunk.name
-            per_path = by_name.get(name)
-            if per_path is None:
-                per_path = by_name[name] = {}
-                self._by_lower.setdefault(name.lower(), set()).add(name)
-            bucket = per_path.get(path)
-            if bucket is None:
-                per_path[path] = [chunk]
+        for name in _names(chunks):
+            paths = by_name.get(name)
+            if paths is None:
+                by_name[name] = {path: None}
+                lower = name.lower()
+                names = self._by_lower.get(lower)
+                if names is None:
+                    self._by_lower[lower] = {name}
+                else:
+                    names.add(name)
             else:
-                bucket.append(chunk)
+                paths[path] = None
 
-    def remove_file(self, path: str) -> list[Chunk] | None:
-        chunks = self.files.pop(path, None)
+    def remove_file(self, path: str) -> FileChunks | None:
+        chunks = self._files.pop(path, None)
         if chunks is None:
             return None
         self.chunk_count -= len(chunks)
-        for name in {chunk.name for chunk in chunks}:
-            per_path = self._by_name.get(name)
-            if per_path is None:
+        for name in set(_names(chunks)):
+            paths = self._by_name.get(name)
+            if paths is None:
                 continue
-            per_path.pop(path, None)
-            if not per_path:
+            paths.pop(path, None)
+            if not paths:
                 del self._by_name[name]
                 lower = name.lower()
                 names = self._by_lower.get(lower)
@@ -58,14 +88,17 @@ class SymbolTable:
         return chunks
 
     def definitions(self, name: str) -> list[Chunk]:
-        per_path = self._by_name.get(name)
-        if not per_path:
+        paths = self._by_name.get(name)
+        if not paths:
             return []
-        return [chunk for chunks in per_path.values() for chunk in chunks]
+        out: list[Chunk] = []
+        for path in list(paths):
+            out.extend(c for c in self.chunks(path) or () if c.name == name)
+        return out
 
     def iter_chunks(self) -> Iterator[Chunk]:
-        for chunks in self.files.values():
-            yield from chunks
+        for path in self.paths():
+            yield from self.chunks(path) or ()
 
     def search(self, query: str, limit: int) -> list[Chunk]:
         """Rank distinct names: exact, then prefix, then substring, then in-order subsequence.
@@ -77,8 +110,8 @@ class SymbolTable:
         needle = query.strip().lower()
         if not needle:
             out: list[Chunk] = []
-            for chunks in self.files.values():
-                out.extend(chunks[: limit - len(out)])
+            for path in self.paths():
+                out.extend((self.chunks(path) or [])[: limit - len(out)])
                 if len(out) >= limit:
                     break
             return out

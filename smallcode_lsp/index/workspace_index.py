@@ -18,12 +18,12 @@ from pathlib import Path
 from smallcode_lsp.config import IndexSettings
 from smallcode_lsp.index.chunker import Chunk, chunk_source
 from smallcode_lsp.index.documents import ParsedDocument
-from smallcode_lsp.index.files import is_minified_name, is_secret_path, walk_source_files
+from smallcode_lsp.index.files import DirCache, is_minified_name, is_secret_path, walk_source_files
 from smallcode_lsp.index.ignore import IgnoreRules
 from smallcode_lsp.index.languages import language_for_path, query_fingerprint
-from smallcode_lsp.index.parsing import chunks_from_tuples, process_files, read_source
-from smallcode_lsp.index.store import FileRecord, IndexStore, content_hash, db_path_for_root
-from smallcode_lsp.index.symbol_table import SymbolTable
+from smallcode_lsp.index.parsing import process_files, read_source
+from smallcode_lsp.index.store import FileRecord, IndexStore, StoredChunks, content_hash, db_path_for_root
+from smallcode_lsp.index.symbol_table import FileChunks, SymbolTable
 
 _PROGRESS_EVERY = 50
 
@@ -41,33 +41,21 @@ def _norm(path: str | os.PathLike[str]) -> str:
     return os.path.abspath(os.fspath(path))
 
 
-class _CacheLoader(threading.Thread):
-    """Loads stored file records (and, on a restart, all stored chunks) in the background."""
+def _load_cache(
+    stores: dict[str, IndexStore], load_chunks: bool
+) -> tuple[dict[str, dict[str, FileRecord]], dict[str, StoredChunks] | None]:
+    """Stored file records per root, and (on a restart) every stored file's still-encoded chunks.
 
-    def __init__(self, stores: dict[str, IndexStore], load_chunks: bool) -> None:
-        super().__init__(name="smallcode-index-cache", daemon=True)
-        self._stores = dict(stores)
-        self._load_chunks = load_chunks
-        self._records: dict[str, dict[str, FileRecord]] = {}
-        self._chunks: dict[str, list[Chunk]] | None = None
-        self._error: BaseException | None = None
-
-    def run(self) -> None:
-        try:
-            self._records = {root: store.load_files() for root, store in self._stores.items()}
-            if self._load_chunks and any(self._records.values()):
-                chunks: dict[str, list[Chunk]] = {}
-                for store in self._stores.values():
-                    chunks.update(store.load_chunks())
-                self._chunks = chunks
-        except BaseException as exc:  # re-raised on the building thread
-            self._error = exc
-
-    def result(self) -> tuple[dict[str, dict[str, FileRecord]], dict[str, list[Chunk]] | None]:
-        self.join()
-        if self._error is not None:
-            raise self._error
-        return self._records, self._chunks
+    Done after the walk, not beside it on a thread: both are GIL-bound now, and contending for the
+    GIL made each slower than the two in a row.
+    """
+    records = {root: store.load_files() for root, store in stores.items()}
+    if not load_chunks or not any(records.values()):
+        return records, None
+    chunks: dict[str, StoredChunks] = {}
+    for store in stores.values():
+        chunks.update(store.load_chunks())
+    return records, chunks
 
 
 class WorkspaceIndex:
@@ -128,23 +116,18 @@ class WorkspaceIndex:
         with self._build_lock:
             with self._lock:
                 memory_records = dict(self._records)
-                memory_files = {p: c for p, c in self._table.files.items() if p not in self._overridden}
-            # Read the cache on a helper thread while this one walks: both mostly wait on I/O.
-            loader = _CacheLoader(self._stores, load_chunks=not memory_records)
-            loader.start()
-            found: dict[str, tuple[str, os.stat_result]] = {}
-            for root in self.roots:
-                for path, stat in walk_source_files(Path(root), self.settings):
-                    if path not in found and self._root_for(path) == root:
-                        found[path] = (root, stat)
+                table = self._table
+                memory_files = {p: table.raw(p) for p in table.paths() if p not in self._overridden}
+            dir_caches = {root: DirCache(store.load_dirs()) for root, store in self._stores.items()}
+            found = self._walk(dir_caches)
             total = len(found)
-            stored_by_root, stored_chunks = loader.result()
+            stored_by_root, stored_chunks = _load_cache(self._stores, load_chunks=not memory_records)
             stored_records: dict[str, FileRecord] = {}
             for records in stored_by_root.values():
                 stored_records.update(records)
 
-            result: dict[str, tuple[FileRecord, list[Chunk]]] = {}
-            updates: dict[str, list[tuple[FileRecord, list[Chunk] | None]]] = {r: [] for r in self.roots}
+            result: dict[str, tuple[FileRecord, FileChunks]] = {}
+            updates: dict[str, list[tuple[FileRecord, FileChunks | None]]] = {r: [] for r in self.roots}
             to_parse: list[tuple[str, str, os.stat_result]] = []
             reused = 0
             for path, (root, stat) in found.items():
@@ -159,7 +142,7 @@ class WorkspaceIndex:
                 if stored is not None and self._same_stat(stored, stat):
                     if stored_chunks is None:
                         stored_chunks = self._load_stored_chunks()
-                    result[path] = (stored, stored_chunks.get(path, []))
+                    result[path] = (stored, stored_chunks.get(path) or [])
                     reused += 1
                     continue
                 to_parse.append((path, root, stat))
@@ -174,23 +157,22 @@ class WorkspaceIndex:
                 path: stored_records[path].hash for path, _r, _s in to_parse if path in stored_records
             }
             should_stop = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
-            for path, mtime_ns, size, digest, rows in process_files(
+            for path, mtime_ns, size, digest, parsed_chunks in process_files(
                 jobs, self.settings.max_file_bytes, known_hashes, self.workers, should_stop
             ):
                 done += 1
                 if digest:
                     record = FileRecord(path, mtime_ns, size, digest)
-                    if rows is None:
+                    if parsed_chunks is None:
                         # Touched but not changed: keep the chunks, refresh the stat.
                         if stored_chunks is None:
                             stored_chunks = self._load_stored_chunks()
-                        result[path] = (record, stored_chunks.get(path, []))
+                        result[path] = (record, stored_chunks.get(path) or [])
                         updates[roots_of[path]].append((record, None))
                         reused += 1
                     else:
-                        chunks = chunks_from_tuples(path, rows)
-                        result[path] = (record, chunks)
-                        updates[roots_of[path]].append((record, chunks))
+                        result[path] = (record, parsed_chunks)
+                        updates[roots_of[path]].append((record, parsed_chunks))
                         parsed += 1
                 if progress is not None and done % _PROGRESS_EVERY == 0:
                     progress(done, total)
@@ -198,21 +180,22 @@ class WorkspaceIndex:
 
             for root, store in self._stores.items():
                 deletes = [] if cancelled else [p for p in stored_by_root[root] if p not in result]
-                store.write(updates[root], deletes)
+                dirs = dir_caches[root]
+                store.write(updates[root], deletes, dirs.listings_to_store(), dirs.listings_to_forget())
 
             with self._lock:
                 table = self._table
                 if not cancelled:
-                    for path in list(table.files):
+                    for path in table.paths():
                         if path not in result and path not in self._overridden:
                             table.remove_file(path)
                             self._records.pop(path, None)
                 for path, (record, chunks) in result.items():
                     self._records[path] = record
-                    if path not in self._overridden and table.files.get(path) is not chunks:
+                    if path not in self._overridden and table.raw(path) is not chunks:
                         table.set_file(path, chunks)
                 stats = IndexStats(
-                    files=len(table.files),
+                    files=len(table),
                     chunks=table.chunk_count,
                     reused_files=reused,
                     parsed_files=parsed,
@@ -222,12 +205,21 @@ class WorkspaceIndex:
                 progress(total if not cancelled else done, total)
             return stats
 
+    def _walk(self, dir_caches: dict[str, DirCache]) -> dict[str, tuple[str, os.stat_result]]:
+        """Every indexable file: path -> (its root, its stat). Nested roots claim their own files."""
+        found: dict[str, tuple[str, os.stat_result]] = {}
+        for root in self.roots:
+            for path, stat in walk_source_files(Path(root), self.settings, dir_caches.get(root)):
+                if path not in found and self._root_for(path) == root:
+                    found[path] = (root, stat)
+        return found
+
     @staticmethod
     def _same_stat(record: FileRecord, stat: os.stat_result) -> bool:
         return record.mtime_ns == stat.st_mtime_ns and record.size == stat.st_size
 
-    def _load_stored_chunks(self) -> dict[str, list[Chunk]]:
-        out: dict[str, list[Chunk]] = {}
+    def _load_stored_chunks(self) -> dict[str, StoredChunks]:
+        out: dict[str, StoredChunks] = {}
         for store in self._stores.values():
             out.update(store.load_chunks())
         return out
@@ -265,10 +257,10 @@ class WorkspaceIndex:
         spec = language_for_path(full)
         chunks = chunk_source(data, spec, full) if spec is not None else []
         with self._lock:
-            changed = self._table.files.get(full) != chunks
+            changed = self._table.chunks(full) != chunks
             self._overridden.discard(full)
             self._records[full] = record
-            if changed or full not in self._table.files:
+            if changed or full not in self._table:
                 self._table.set_file(full, chunks)
             if store is not None:
                 store.write([(record, chunks)])
@@ -292,14 +284,14 @@ class WorkspaceIndex:
     def has_file(self, path: Path | str) -> bool:
         full = _norm(path)
         with self._lock:
-            return full in self._records or full in self._table.files
+            return full in self._records or full in self._table
 
     def files_under(self, directory: Path | str) -> list[str]:
         """Indexed files inside a directory (a deleted or moved folder takes them along)."""
         prefix = _norm(directory).rstrip(os.sep) + os.sep
         with self._lock:
             return [path for path in self._records if path.startswith(prefix)] + [
-                path for path in self._table.files if path.startswith(prefix) and path not in self._records
+                path for path in self._table.paths() if path.startswith(prefix) and path not in self._records
             ]
 
     def update_document(self, doc: ParsedDocument) -> None:
@@ -310,7 +302,7 @@ class WorkspaceIndex:
         chunks = doc.chunks()
         with self._lock:
             self._overridden.add(full)
-            if self._table.files.get(full) is not chunks:
+            if self._table.raw(full) is not chunks:
                 self._table.set_file(full, chunks)
 
     # ----------------------------------------------------------------- queries
@@ -330,19 +322,20 @@ class WorkspaceIndex:
 
     def chunks_in_file(self, path: str) -> list[Chunk]:
         with self._lock:
-            return list(self._table.files.get(_norm(path), ()))
+            return list(self._table.chunks(_norm(path)) or ())
 
     def all_chunks(self) -> Iterator[Chunk]:
         """A snapshot: safe to iterate while the index changes."""
         with self._lock:
-            snapshot = list(self._table.files.values())
+            table = self._table
+            snapshot = [table.chunks(path) or [] for path in table.paths()]
         for chunks in snapshot:
             yield from chunks
 
     @property
     def file_count(self) -> int:
         with self._lock:
-            return len(self._table.files)
+            return len(self._table)
 
     @property
     def chunk_count(self) -> int:

@@ -83,8 +83,8 @@ async def build_index(ls: SmallCodeServer) -> None:
         sources.file_changed_on_disk(path)
 
     ls.watcher = IndexWatcher(index, on_change=on_disk_change)
-    try:
-        ls.watcher.start()
+    try:  # thousands of directory watches take a while: not on the event loop
+        await loop.run_in_executor(None, ls.watcher.start)
     except Exception as exc:  # e.g. inotify watch limit reached: the index still works, just not live
         log.warning("file watching unavailable: %s", exc)
         ls.watcher = None

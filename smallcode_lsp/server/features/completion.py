@@ -63,7 +63,9 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
             if cancel.is_set():
                 ls.counters["completion.superseded"] += 1
                 return None
-        request = CompletionRequest(ls.path_of(uri), text, position.line, column)
+        parsed = ls.parsed.get(uri)
+        tree = parsed.tree if parsed is not None and parsed.text == text else None
+        request = CompletionRequest(ls.path_of(uri), text, position.line, column, tree)
         settings = ls.settings
         sources = ls.sources
         future = ls.host.run(lambda engine: Completer(engine, sources).complete(request, settings, cancel))
