@@ -73,3 +73,33 @@ def test_single_line_stop_and_cut():
 def test_block_stops_at_blank_run():
     assert pp.stop_check(block=True)("a\n\n\n")
     assert not pp.stop_check(block=True)("a\n\nb")
+
+
+@pytest.mark.parametrize(
+    ("text", "next_lines", "expected"),
+    [
+        ("x = 1\n    return x\n", ("    return x",), "x = 1"),
+        ("x = 1\n    y = 2", ("", "    return x"), "x = 1\n    y = 2"),
+        ("return a", ("",), "return a"),
+    ],
+)
+def test_cut_suffix_overlap(text, next_lines, expected):
+    assert pp.cut_suffix_overlap(text, pp.CursorContext("    ", "", next_lines)) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a = 1\nb = 2\nb = 2\nb = 2\nb = 2", "a = 1\nb = 2"),
+        ("foo(bar, bar, bar, bar, bar, bar, bar)", "foo(bar, "),
+        ("x = [1, 2, 3]", "x = [1, 2, 3]"),
+        ("if a:\n    pass\nif b:\n    pass", "if a:\n    pass\nif b:\n    pass"),
+    ],
+)
+def test_cut_repetition(text, expected):
+    assert pp.cut_repetition(text) == expected
+
+
+def test_finalize_applies_overlap_in_blocks():
+    cursor = pp.CursorContext("    ", "", ("    return total",))
+    assert pp.finalize("total = a + b\n    return total", cursor, block=True) == "total = a + b"

@@ -6,6 +6,7 @@ what to drop. They are pure functions of text so they can be table-tested.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -93,6 +94,38 @@ def cut_unbalanced_closer(text: str, cursor: CursorContext) -> str:
     return text
 
 
+def cut_suffix_overlap(text: str, cursor: CursorContext) -> str:
+    """Stop where the suggestion starts repeating the code that already follows the cursor.
+
+    Models often finish a hole and then re-type the next lines of the file; accepting that would
+    duplicate them.
+    """
+    following = [line.strip() for line in cursor.next_lines if line.strip()]
+    if not following:
+        return text
+    lines = text.split("\n")
+    for i in range(1, len(lines)):
+        if lines[i].strip() and lines[i].strip() == following[0]:
+            return "\n".join(lines[:i])
+    return text
+
+
+_LOOP = re.compile(r"(.{3,80}?)\1{4,}", re.DOTALL)
+
+
+def cut_repetition(text: str) -> str:
+    """Cut a degenerate loop: the same line three times in a row, or a short unit repeated 5+ times."""
+    lines = text.split("\n")
+    for i in range(2, len(lines)):
+        if lines[i].strip() and lines[i] == lines[i - 1] == lines[i - 2]:
+            text = "\n".join(lines[: i - 1])
+            break
+    match = _LOOP.search(text)
+    if match:
+        text = text[: match.start() + len(match.group(1))]
+    return text
+
+
 def strip_trailing_whitespace(text: str) -> str:
     return "\n".join(line.rstrip() for line in text.split("\n")).rstrip()
 
@@ -122,5 +155,7 @@ def finalize(text: str, cursor: CursorContext, block: bool) -> str:
     text = cut_at_dedent(text, cursor) if block else cut_single_line(text)
     if block:
         text = cut_unbalanced_closer(text, cursor)
+        text = cut_suffix_overlap(text, cursor)
+    text = cut_repetition(text)
     text = strip_trailing_whitespace(text)
     return "" if is_useless(text, cursor) else text
