@@ -131,3 +131,32 @@ def test_pack_order_is_stable(tmp_path: Path) -> None:
         [a, c], budget_tokens=1000, count_tokens=len, comment_prefix="#", stable_order=False
     ).text
     assert unsorted.index("def b") < unsorted.index("a1")
+
+
+def test_repo_layout_groups_files_and_ends_with_the_current_path() -> None:
+    packed = pack_snippets(
+        [
+            Snippet("/w/pkg/models.py", "class User: ...", "definition of User", 1, 1),
+            Snippet("/w/pkg/models.py", "class Group: ...", "definition of Group", 9, 9),
+            Snippet("/w/util.py", "def slug(s): ...", "similar code", 3, 3),
+        ],
+        budget_tokens=10_000,
+        count_tokens=len,
+        comment_prefix="#",
+        roots=["/w"],
+    )
+    pieces: list[str] = []
+    ids = packed.repo_layout(
+        repo_name="w",
+        current_path="app.py",
+        tokenize=lambda text: pieces.append(text) or [len(pieces)],
+        repo_token=-1,
+        file_sep_token=-2,
+    )
+    assert ids == [-1, 1, -2, 2, -2, 3, -2, 4]
+    assert pieces == [
+        "w\n",
+        "pkg/models.py\nclass User: ...\n\nclass Group: ...\n",
+        "util.py\ndef slug(s): ...\n",
+        "app.py\n",
+    ]

@@ -7,6 +7,7 @@ both call `Completer.complete`, so what the CLI prints is exactly what an editor
 from __future__ import annotations
 
 import math
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ import tree_sitter
 from smallcode_lsp.completion.shape import decide_block
 from smallcode_lsp.config import Settings
 from smallcode_lsp.context.assemble import gather_snippets
-from smallcode_lsp.context.prompt import pack_snippets
+from smallcode_lsp.context.prompt import PackedContext, display_path, pack_snippets
 from smallcode_lsp.engine import postprocess
 from smallcode_lsp.index.languages import language_for_path
 
@@ -78,8 +79,9 @@ class Completer:
 
     def cross_file_context(
         self, request: CompletionRequest, lines: list[str], window_first: int, after: str, settings: Settings
-    ) -> tuple[str, int]:
-        """Snippets from other files packed under `context.maxTokens`; ("", 0) when retrieval is off."""
+    ) -> tuple[str | list[int], int]:
+        """Snippets from other files under `context.maxTokens`, as text or, for models trained on
+        repository layouts, as token ids; ("", 0) when retrieval is off or finds nothing."""
         sources = self.sources
         if not settings.context.retrieval or sources is None or settings.context.max_tokens <= 0:
             return "", 0
@@ -104,7 +106,23 @@ class Completer:
             comment_prefix=spec.comment_prefix if spec else "#",
             roots=sources.roots,
         )
-        return packed.text, packed.snippets
+        if not packed.snippets:
+            return "", 0
+        return self._layout(packed, request.path, sources.roots), packed.snippets
+
+    def _layout(self, packed: PackedContext, path: str, roots: list[str]) -> str | list[int]:
+        fim = self.engine.fim
+        repo = self.engine.token_id(fim.repo_name) if fim and fim.repo_name else None
+        sep = self.engine.token_id(fim.file_sep) if fim and fim.file_sep else None
+        if repo is None or sep is None:
+            return packed.text
+        return packed.repo_layout(
+            repo_name=os.path.basename(roots[0]) if roots else "workspace",
+            current_path=display_path(path, roots),
+            tokenize=self.engine.tokenize,
+            repo_token=repo,
+            file_sep_token=sep,
+        )
 
     def complete(
         self, request: CompletionRequest, settings: Settings, cancel: threading.Event | None = None

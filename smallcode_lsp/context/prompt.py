@@ -27,8 +27,38 @@ def display_path(path: str, roots: Iterable[str]) -> str:
 
 @dataclass(frozen=True)
 class PackedContext:
-    text: str
-    snippets: int
+    """Chosen snippets, in their stable order, ready for either prompt layout."""
+
+    files: tuple[tuple[str, str], ...]  # (display path, snippet text)
+    comment_prefix: str
+
+    @property
+    def snippets(self) -> int:
+        return len(self.files)
+
+    @property
+    def text(self) -> str:
+        """Comment layout: each snippet headed by its path as a comment in the current language."""
+        return "".join(f"{self.comment_prefix} {path}\n{text}\n\n" for path, text in self.files)
+
+    def repo_layout(
+        self,
+        *,
+        repo_name: str,
+        current_path: str,
+        tokenize: Callable[[str], list[int]],
+        repo_token: int,
+        file_sep_token: int,
+    ) -> list[int]:
+        """Repository layout for models trained on it (Qwen2.5-Coder, StarCoder2):
+        `<repo_name>name <file_sep>path\ncode ... <file_sep>current_path\n`, then the FIM part."""
+        ids = [repo_token] + tokenize(f"{repo_name}\n")
+        merged: dict[str, list[str]] = {}
+        for path, text in self.files:
+            merged.setdefault(path, []).append(text)
+        for path, texts in merged.items():
+            ids += [file_sep_token] + tokenize(f"{path}\n" + "\n\n".join(texts) + "\n")
+        return ids + [file_sep_token] + tokenize(f"{current_path}\n")
 
 
 def pack_snippets(
@@ -40,7 +70,7 @@ def pack_snippets(
     roots: Iterable[str] = (),
     stable_order: bool = True,
 ) -> PackedContext:
-    """Concatenate snippets, each headed by its path as a comment, until the budget is spent.
+    """Choose snippets under the token budget, each costed with its path header.
 
     Snippets are *chosen* in the given (priority) order, then, with `stable_order`, *written* by
     path and line: the set of chosen snippets barely changes between keystrokes, but their priority
@@ -51,12 +81,12 @@ def pack_snippets(
     used = 0
     for snippet in snippets:
         shown = display_path(snippet.path, roots)
-        block = f"{comment_prefix} {shown}\n{snippet.text.rstrip()}\n\n"
-        cost = count_tokens(block)
+        text = snippet.text.rstrip()
+        cost = count_tokens(f"{comment_prefix} {shown}\n{text}\n\n")
         if used + cost > budget_tokens:
             continue  # a smaller snippet further down may still fit
-        chosen.append((shown, snippet.start_line, block))
+        chosen.append((shown, snippet.start_line, text))
         used += cost
     if stable_order:
         chosen.sort(key=lambda c: (c[0], c[1]))
-    return PackedContext("".join(block for _shown, _line, block in chosen), len(chosen))
+    return PackedContext(tuple((shown, text) for shown, _line, text in chosen), comment_prefix)
