@@ -15,6 +15,7 @@ from pygls.uris import to_fs_path
 
 from smallcode_lsp import __version__
 from smallcode_lsp.completion.cache import TypeThroughCache
+from smallcode_lsp.completion.pace import TypingPace
 from smallcode_lsp.config import Settings
 from smallcode_lsp.context.sources import ContextSources
 from smallcode_lsp.engine.host import ModelHost
@@ -48,6 +49,7 @@ class SmallCodeServer(LanguageServer):
         self.watcher: IndexWatcher | None = None
         self.parsed: dict[str, ParsedDocument] = {}
         self.cache = TypeThroughCache()
+        self.pace = TypingPace()
         self.counters: Counter[str] = Counter()
         self.inflight: dict[str, threading.Event] = {}
         self.last_completion: dict[str, Any] = {}

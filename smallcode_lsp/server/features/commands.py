@@ -38,8 +38,20 @@ def status(ls: SmallCodeServer) -> dict[str, Any]:
         },
         "requests": dict(sorted(ls.counters.items())),
         "cache": {"hits": ls.cache.hits, "misses": ls.cache.misses},
+        "promptReuse": _prompt_reuse(ls),
         "lastCompletion": ls.last_completion,
         "settings": config.to_dict(ls.settings),
+    }
+
+
+def _prompt_reuse(ls: SmallCodeServer) -> dict[str, Any]:
+    """How much of the prompts the KV cache spared the model from re-evaluating."""
+    total = ls.counters["completion.promptTokens"]
+    reused = ls.counters["completion.reusedPromptTokens"]
+    return {
+        "promptTokens": total,
+        "reusedPromptTokens": reused,
+        "reevaluatedFraction": round((total - reused) / total, 4) if total else None,
     }
 
 

@@ -58,8 +58,9 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         previous.set()  # a newer request for the same document wins
     cancel = ls.inflight[uri] = threading.Event()
     try:
-        if not explicit and ls.settings.completion.debounce_ms:
-            await asyncio.sleep(ls.settings.completion.debounce_ms / 1000)
+        delay_ms = 0.0 if explicit else ls.pace.delay_ms(uri, ls.settings.completion.debounce_ms)
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
             if cancel.is_set():
                 ls.counters["completion.superseded"] += 1
                 return None
@@ -86,6 +87,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         ls.counters["completion.cancelled" if cancel.is_set() else "completion.empty"] += 1
         return None
     ls.counters["completion.served"] += 1
+    ls.counters["completion.promptTokens"] += suggestion.prompt_tokens
+    ls.counters["completion.reusedPromptTokens"] += suggestion.reused_prompt_tokens
     ls.last_completion = {
         "promptTokens": suggestion.prompt_tokens,
         "reusedPromptTokens": suggestion.reused_prompt_tokens,

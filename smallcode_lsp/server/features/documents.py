@@ -44,6 +44,10 @@ def register(server: SmallCodeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: SmallCodeServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
+        ls.pace.keystroke(uri)
+        stale = ls.inflight.get(uri)
+        if stale is not None:
+            stale.set()  # the model must not keep working on an old version of this document
         document = ls.parsed.get(uri)
         if document is None:
             return
@@ -72,5 +76,6 @@ def register(server: SmallCodeServer) -> None:
     def did_close(ls: SmallCodeServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
         ls.cache.invalidate(uri)
+        ls.pace.forget(uri)
         if ls.parsed.pop(uri, None) is not None and ls.index is not None:
             ls.index.update_file(Path(ls.path_of(uri)))  # back to what is on disk
