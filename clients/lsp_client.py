@@ -76,16 +76,22 @@ class LspClient:
         assert self.process.stdin is not None
         self.process.stdin.write(b"Content-Length: %d\r\n\r\n" % len(body) + body)
 
-    async def request(self, method: str, params: Any = None, timeout: float = 60.0) -> Any:
-        """Send a request and wait for its result (raises LspError on an error response)."""
+    def send_request(self, method: str, params: Any = None) -> tuple[int, asyncio.Future[Any]]:
+        """Send a request without waiting; the id lets the caller send `$/cancelRequest` for it."""
         request_id = next(self._ids)
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[request_id] = (method, future)
+        future.add_done_callback(lambda _: self._pending.pop(request_id, None))
         self._send({"id": request_id, "method": method, "params": params})
-        try:
-            return await asyncio.wait_for(future, timeout)
-        finally:
-            self._pending.pop(request_id, None)
+        return request_id, future
+
+    async def request(self, method: str, params: Any = None, timeout: float = 60.0) -> Any:
+        """Send a request and wait for its result (raises LspError on an error response)."""
+        _, future = self.send_request(method, params)
+        return await asyncio.wait_for(future, timeout)
+
+    def cancel(self, request_id: int) -> None:
+        self.notify("$/cancelRequest", {"id": request_id})
 
     def notify(self, method: str, params: Any = None) -> None:
         self._send({"method": method, "params": params})

@@ -85,6 +85,20 @@ class Completer:
         sources = self.sources
         if not settings.context.retrieval or sources is None or settings.context.max_tokens <= 0:
             return "", 0
+        key = (window_first, settings.context.max_tokens)
+        packed = sources.remembered(request.path, key) or self._choose(
+            request, lines, window_first, after, settings
+        )
+        sources.remember(request.path, key, packed)
+        if not packed.snippets:
+            return "", 0
+        return self._layout(packed, request.path, sources.roots), packed.snippets
+
+    def _choose(
+        self, request: CompletionRequest, lines: list[str], window_first: int, after: str, settings: Settings
+    ) -> PackedContext:
+        sources = self.sources
+        assert sources is not None
         # The whole prefix, not just the window, so imports at the top of the file are seen.
         before = "\n".join(lines[: request.line] + [lines[request.line][: request.column]])
         snippets = gather_snippets(
@@ -99,16 +113,13 @@ class Completer:
             window=(window_first, request.line + WINDOW_LINES_AFTER),
         )
         spec = language_for_path(request.path)
-        packed = pack_snippets(
+        return pack_snippets(
             snippets,
             budget_tokens=settings.context.max_tokens,
             count_tokens=self.engine.count_tokens,
             comment_prefix=spec.comment_prefix if spec else "#",
             roots=sources.roots,
         )
-        if not packed.snippets:
-            return "", 0
-        return self._layout(packed, request.path, sources.roots), packed.snippets
 
     def _layout(self, packed: PackedContext, path: str, roots: list[str]) -> str | list[int]:
         fim = self.engine.fim
@@ -152,9 +163,8 @@ class Completer:
         )
         if generation.finish_reason == "cancelled":
             return None
+        # An empty text is still returned: its measurements tell the caller what the model did.
         text = postprocess.finalize(generation.text, cursor, block)
-        if not text:
-            return None
         return Suggestion(
             text=text,
             replace_chars=postprocess.replaced_suffix_length(text, cursor),

@@ -7,12 +7,18 @@ Recent edits, the BM25 corpus and the import cache outlive single requests; the 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 
 from smallcode_lsp.context.imports import ImportCache, clear_file_cache
 from smallcode_lsp.context.lexical import LexicalIndex
+from smallcode_lsp.context.prompt import PackedContext
 from smallcode_lsp.context.recent import RecentChunks
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
+
+# How long a file's chosen snippets are kept while the cursor stays in the same prompt window.
+CONTEXT_MEMORY_S = 20.0
 
 
 @dataclass
@@ -22,6 +28,23 @@ class ContextSources:
     recent: RecentChunks
     lexical: LexicalIndex
     imports: ImportCache
+    _memory: dict[str, tuple[Hashable, float, PackedContext]] = field(default_factory=dict)
+
+    def remembered(self, path: str, key: Hashable) -> PackedContext | None:
+        """The context chosen for this file and `key` (window, budget) moments ago.
+
+        Re-choosing snippets on every keystroke changes the start of the prompt whenever the nearest
+        identifiers change, and then the model must re-read the whole prompt. Keeping the choice while
+        the user types in the same window keeps the prompt prefix identical, so only the cursor window
+        is re-evaluated.
+        """
+        entry = self._memory.get(path)
+        if entry is None or entry[0] != key or time.monotonic() - entry[1] > CONTEXT_MEMORY_S:
+            return None
+        return entry[2]
+
+    def remember(self, path: str, key: Hashable, packed: PackedContext) -> None:
+        self._memory[path] = (key, time.monotonic(), packed)
 
     @classmethod
     def for_index(cls, index: WorkspaceIndex, roots: list[str]) -> ContextSources:

@@ -84,9 +84,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         if ls.inflight.get(uri) is cancel:
             del ls.inflight[uri]
     if cancel.is_set() or suggestion is None:
-        ls.counters["completion.cancelled" if cancel.is_set() else "completion.empty"] += 1
+        ls.counters["completion.cancelled"] += 1
         return None
-    ls.counters["completion.served"] += 1
     ls.counters["completion.promptTokens"] += suggestion.prompt_tokens
     ls.counters["completion.reusedPromptTokens"] += suggestion.reused_prompt_tokens
     ls.last_completion = {
@@ -98,6 +97,10 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         "block": suggestion.block,
         "seconds": round(suggestion.seconds, 4),
     }
+    if not suggestion.text:
+        ls.counters["completion.empty"] += 1
+        return None
+    ls.counters["completion.served"] += 1
     ls.cache.store(
         CachedSuggestion(
             uri, position.line, line_prefix, line_suffix, suggestion.text, suggestion.replace_chars
