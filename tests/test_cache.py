@@ -13,8 +13,26 @@ def test_typing_along_the_suggestion_returns_the_rest():
 
 
 def test_suffix_change_and_eviction():
-    cache = TypeThroughCache(max_documents=1)
+    cache = TypeThroughCache(max_documents=1, max_positions=1)
     cache.store(CachedSuggestion("a", 0, "f(", ")", "x)", 1))
     assert cache.lookup("a", 0, "f(", "") is None
     cache.store(CachedSuggestion("b", 0, "", "", "y", 0))
     assert cache.lookup("a", 0, "f(", ")") is None
+
+
+def test_revisiting_a_place_hits_the_position_lru():
+    cache = TypeThroughCache()
+    cache.store(CachedSuggestion("u", 2, "def f(", "", "a, b):", 0, surroundings=7))
+    cache.store(CachedSuggestion("u", 9, "x = ", "", "1", 0, surroundings=8))  # later, elsewhere
+    back = cache.lookup("u", 2, "def f(", "", 7)
+    assert back is not None and back.text == "a, b):"
+    assert cache.lookup("u", 2, "def f(", "", 99) is None  # the lines around it changed
+
+
+def test_edits_around_the_line_invalidate_type_through():
+    cache = TypeThroughCache()
+    cache.store(CachedSuggestion("u", 3, "x = ", "", "compute()", 0, surroundings=1))
+    assert cache.lookup("u", 3, "x = co", "", 2) is None
+    assert cache.lookup("u", 3, "x = co", "", 1).text == "mpute()"
+    cache.invalidate("u")
+    assert cache.lookup("u", 3, "x = ", "", 1) is None

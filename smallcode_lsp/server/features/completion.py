@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from smallcode_lsp.completion.cache import CachedSuggestion
+from smallcode_lsp.completion.cache import CachedSuggestion, surroundings_key
 from smallcode_lsp.completion.service import Completer, CompletionRequest
 from smallcode_lsp.engine.host import ModelUnavailable
 from smallcode_lsp.server.app import SmallCodeServer
@@ -48,7 +48,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     column = column_from_client(line_text, position.character, encoding)
     line_prefix, line_suffix = line_text[:column], line_text[column:]
 
-    cached = ls.cache.lookup(uri, position.line, line_prefix, line_suffix)
+    surroundings = surroundings_key(lines, position.line)
+    cached = ls.cache.lookup(uri, position.line, line_prefix, line_suffix, surroundings)
     if cached is not None:
         ls.counters["completion.cacheHits"] += 1
         return _place(cached.text, cached.replace_chars, position.line, line_text, column, encoding)
@@ -103,7 +104,13 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     ls.counters["completion.served"] += 1
     ls.cache.store(
         CachedSuggestion(
-            uri, position.line, line_prefix, line_suffix, suggestion.text, suggestion.replace_chars
+            uri,
+            position.line,
+            line_prefix,
+            line_suffix,
+            suggestion.text,
+            suggestion.replace_chars,
+            surroundings,
         )
     )
     return _place(suggestion.text, suggestion.replace_chars, position.line, line_text, column, encoding)
