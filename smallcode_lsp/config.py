@@ -32,7 +32,9 @@ class ModelSettings:
 
 @dataclass(frozen=True)
 class SpeculativeSettings:
-    mode: str = "promptLookup"
+    # Off by default: measured on a 2-core CPU, verification batches cost nearly as much as the
+    # tokens they save (clients/bench/speculation.py), so drafting does not pay there yet.
+    mode: str = "off"
     max_draft_tokens: int = 8
 
 

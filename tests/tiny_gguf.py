@@ -83,7 +83,7 @@ def _bytes_to_unicode() -> dict[int, str]:
     return {b: chr(c) for b, c in zip(keep, chars, strict=True)}
 
 
-def _vocab() -> tuple[list[str], list[str], list[bool]]:
+def _vocab(extra_words: tuple[str, ...] = ()) -> tuple[list[str], list[str], list[bool]]:
     """Returns (tokens, merges, printable) for the byte tokens, merged words and specials."""
     byte_map = _bytes_to_unicode()
     tokens = [byte_map[b] for b in range(256)]
@@ -107,7 +107,7 @@ def _vocab() -> tuple[list[str], list[str], list[bool]]:
     chain("  ")
     chain("    ")
     chain("        ")
-    for word in _WORDS:
+    for word in (*_WORDS, *extra_words):
         chain(word)
         chain(" " + word)
     tokens.extend(SPECIAL_TOKENS)
@@ -115,9 +115,16 @@ def _vocab() -> tuple[list[str], list[str], list[bool]]:
     return tokens, merges, printable
 
 
-def write_tiny_gguf(path: Path, *, n_ctx_train: int = 32768) -> Path:
-    """Writes the tiny model to `path` (deterministic for a given n_ctx_train) and returns it."""
-    tokens, merges, printable = _vocab()
+def write_tiny_gguf(
+    path: Path, *, n_ctx_train: int = 32768, n_layer: int = N_LAYER, extra_words: tuple[str, ...] = ()
+) -> Path:
+    """Writes the tiny model to `path` (deterministic for given arguments) and returns it.
+
+    `n_layer` below the default gives a draft model with the same vocabulary whose first layer,
+    embeddings and output equal the full model's (same seed), so its guesses are sometimes right;
+    `extra_words` adds merged tokens, giving a model whose vocabulary differs.
+    """
+    tokens, merges, printable = _vocab(extra_words)
     n_vocab = len(tokens)
     first_special = n_vocab - len(SPECIAL_TOKENS)
     types = [TokenType.NORMAL] * first_special + [TokenType.CONTROL] * len(SPECIAL_TOKENS)
@@ -127,7 +134,7 @@ def write_tiny_gguf(path: Path, *, n_ctx_train: int = 32768) -> Path:
     writer.add_name("Tiny Test Coder")
     writer.add_context_length(n_ctx_train)
     writer.add_embedding_length(N_EMBD)
-    writer.add_block_count(N_LAYER)
+    writer.add_block_count(n_layer)
     writer.add_feed_forward_length(N_FF)
     writer.add_head_count(N_HEAD)
     writer.add_head_count_kv(N_HEAD_KV)
@@ -158,7 +165,7 @@ def write_tiny_gguf(path: Path, *, n_ctx_train: int = 32768) -> Path:
     # candidates some logit is > 0 at every step, so EOG/special/non-ASCII tokens never win.
     output[~np.array(printable)] = 0.0
     writer.add_tensor("output.weight", output)
-    for i in range(N_LAYER):
+    for i in range(n_layer):
         writer.add_tensor(f"blk.{i}.attn_norm.weight", np.ones(N_EMBD, dtype=np.float32))
         writer.add_tensor(f"blk.{i}.attn_q.weight", rand(N_EMBD, N_EMBD))
         writer.add_tensor(f"blk.{i}.attn_k.weight", rand(n_embd_kv, N_EMBD))

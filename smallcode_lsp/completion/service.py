@@ -53,6 +53,9 @@ class Suggestion:
     reused_prompt_tokens: int = 0
     context_snippets: int = 0
     seconds: float = 0.0
+    decode_seconds: float = 0.0
+    drafted_tokens: int = 0
+    accepted_tokens: int = 0
 
     @property
     def mean_logprob(self) -> float:
@@ -159,7 +162,12 @@ class Completer:
         max_tokens = settings.completion.max_tokens
         prompt = self.engine.fim_prompt(before, after, context, max_new_tokens=max_tokens)
         generation = self.engine.generate(
-            prompt, max_tokens=max_tokens, cancel=cancel, should_stop=postprocess.stop_check(block)
+            prompt,
+            max_tokens=max_tokens,
+            cancel=cancel,
+            should_stop=postprocess.stop_check(block),
+            speculation=settings.speculative.mode,
+            max_draft_tokens=settings.speculative.max_draft_tokens,
         )
         if generation.finish_reason == "cancelled":
             return None
@@ -175,4 +183,7 @@ class Completer:
             reused_prompt_tokens=generation.reused_prompt_tokens,
             context_snippets=snippet_count,
             seconds=time.perf_counter() - started,
+            decode_seconds=generation.decode_seconds,
+            drafted_tokens=generation.drafted_tokens,
+            accepted_tokens=generation.accepted_tokens,
         )

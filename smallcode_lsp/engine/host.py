@@ -36,6 +36,7 @@ class ModelHost:
         self.state = "unloaded"  # unloaded | loading | ready | error
         self.error: str | None = None
         self.loaded_settings: ModelSettings | None = None
+        self.notice: str | None = None  # a non-fatal load problem worth telling the user once
 
     def load(self, settings: ModelSettings) -> Future[None]:
         """Load (or reload, when model settings changed) on the model thread."""
@@ -50,15 +51,23 @@ class ModelHost:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+        self.notice = None
         try:
             path = resolve_model_path(settings.path)
-            engine = LocalEngine.load(
-                path,
-                context_size=settings.context_size,
-                threads=settings.threads,
-                kv_cache_type=settings.kv_cache_type,
-                fim_template=settings.fim_template,
-            )
+            options = {
+                "context_size": settings.context_size,
+                "threads": settings.threads,
+                "kv_cache_type": settings.kv_cache_type,
+                "fim_template": settings.fim_template,
+            }
+            try:
+                engine = LocalEngine.load(path, draft_path=settings.draft_path, **options)
+            except ModelLoadError as exc:
+                if not settings.draft_path:
+                    raise
+                # A bad draft model must not cost the user the main model.
+                engine = LocalEngine.load(path, **options)
+                self.notice = f"draft model not used: {exc}"
         except (ModelNotAvailable, ModelLoadError, ValueError, OSError) as exc:
             with self._lock:
                 self.state, self.error = "error", str(exc)
@@ -92,6 +101,7 @@ class ModelHost:
             "family": engine.family if engine else None,
             "fimTemplate": engine.fim.name if engine and engine.fim else None,
             "contextSize": engine.context_size if engine else None,
+            "draftPath": str(engine.draft_path) if engine and engine.draft_path else None,
         }
 
     def shutdown(self) -> None:

@@ -20,12 +20,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from smallcode_lsp.engine.fim import FimTemplate, detect_fim_template, fit_budget
 from smallcode_lsp.engine.llama_log import LOG_BRIDGE
-from smallcode_lsp.engine.logprobs import greedy_choice
 from smallcode_lsp.engine.model_file import ModelLoadError, check_gguf_file, physical_core_count
+from smallcode_lsp.engine.speculative import (
+    MODES,
+    DraftModel,
+    Emission,
+    PromptLookup,
+    Verifier,
+    decode_greedy,
+    sync_cache,
+    vocab_mismatch,
+)
 from smallcode_lsp.engine.text_stream import TextStream
 
 _LOG = logging.getLogger(__name__)
@@ -36,6 +43,8 @@ PROMPT_CHUNK = 128
 # llama.cpp GGML type ids for the KV cache (ggml.h); quantised V needs flash attention.
 _KV_CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8}
 _QUANTISED_KV = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0"}
+# Longest speculative draft verified in one batch (the speculative.maxDraftTokens setting allows 64).
+_MAX_DRAFT = 64
 
 
 @dataclass
@@ -49,12 +58,27 @@ class Generation:
     prompt_tokens: int
     reused_prompt_tokens: int
     seconds: float
+    drafted_tokens: int = 0  # speculative draft tokens checked by the model
+    accepted_tokens: int = 0  # of those, the ones the model agreed with
+    decode_seconds: float = 0.0  # generation only, prompt evaluation excluded
+
+    @property
+    def evaluated_prompt_tokens(self) -> int:
+        return self.prompt_tokens - self.reused_prompt_tokens
 
 
 class LocalEngine:
     """A loaded GGUF model with one warm llama context; see the module docstring."""
 
-    def __init__(self, llama: Any, llama_cpp: Any, path: Path, fim_override: str) -> None:
+    def __init__(
+        self,
+        llama: Any,
+        llama_cpp: Any,
+        path: Path,
+        fim_override: str,
+        draft: Any = None,
+        draft_path: Path | None = None,
+    ) -> None:
         self._llama = llama
         self._lib = llama_cpp
         self._vocab = llama._model.vocab
@@ -73,6 +97,10 @@ class LocalEngine:
         self.bos_id: int = int(llama_cpp.llama_vocab_bos(self._vocab))
         self._partial_reuse = not (llama._is_recurrent or llama._is_hybrid)
         self._guarded_ids = self._marker_ids()
+        # Batch verification needs rejected positions removed from the cache: not on recurrent models.
+        self._verifier = Verifier(llama, llama_cpp, _MAX_DRAFT + 1) if self._partial_reuse else None
+        self._draft = DraftModel(draft, llama_cpp, chunk=PROMPT_CHUNK) if draft is not None else None
+        self.draft_path: Path | None = draft_path if draft is not None else None
         self.notice: str | None = None
         if self.fim is None:
             self.notice = (
@@ -93,14 +121,18 @@ class LocalEngine:
         threads: int = 0,
         kv_cache_type: str = "f16",
         fim_template: str = "auto",
+        draft_path: str | Path | None = None,
     ) -> LocalEngine:
-        """Loads a GGUF file; raises ModelLoadError with a user-facing message on failure."""
+        """Loads a GGUF file (and a draft model for speculation); raises ModelLoadError on failure."""
         path = Path(path).expanduser()
+        draft_file = Path(draft_path).expanduser() if draft_path else None
         kv_key = kv_cache_type.strip().lower()
         if kv_key not in _KV_CACHE_TYPES:
             raise ValueError(f"unknown KV cache type {kv_cache_type!r}; valid: {', '.join(_KV_CACHE_TYPES)}")
         detect_fim_template(lambda _: False, fim_template)  # validates the name before the slow load
         check_gguf_file(path)
+        if draft_file is not None:
+            check_gguf_file(draft_file)
         try:
             import llama_cpp
         except ImportError as exc:
@@ -109,36 +141,25 @@ class LocalEngine:
                 "install it with `pip install llama-cpp-python`."
             ) from exc
         LOG_BRIDGE.install(llama_cpp)
-        LOG_BRIDGE.errors.clear()
         n_threads = threads if threads > 0 else physical_core_count()
         started = time.perf_counter()
-        printed = io.StringIO()
-        try:
-            # verbose=True keeps llama-cpp-python from dup2()-ing fds 1 and 2 to /dev/null while
-            # loading, which would silently eat LSP messages written by other threads. Its
-            # Python-side chatter goes to sys.stderr, captured here and sent to the debug log.
-            with contextlib.redirect_stderr(printed):
-                llama = llama_cpp.Llama(
-                    model_path=str(path),
-                    n_ctx=context_size,
-                    n_batch=512,
-                    n_ubatch=512,
-                    n_threads=n_threads,
-                    n_threads_batch=n_threads,
-                    type_k=_KV_CACHE_TYPES[kv_key],
-                    type_v=_KV_CACHE_TYPES[kv_key],
-                    flash_attn=kv_key in _QUANTISED_KV,
-                    logits_all=False,
-                    n_gpu_layers=0,
-                    verbose=True,
+        llama = _open_llama(llama_cpp, path, context_size, n_threads, kv_key)
+        draft = None
+        if draft_file is not None:
+            try:
+                draft = _open_llama(llama_cpp, draft_file, context_size, n_threads, kv_key)
+                problem = vocab_mismatch(llama, draft, llama_cpp)
+            except ModelLoadError:
+                llama.close()
+                raise
+            if problem is not None:
+                llama.close()
+                draft.close()
+                raise ModelLoadError(
+                    f"draft model {draft_file} cannot draft for {path}: the vocabularies differ ({problem}); "
+                    "use a smaller model of the same family, or set speculative.mode to promptLookup."
                 )
-        except (ValueError, RuntimeError, OSError) as exc:
-            detail = LOG_BRIDGE.recent_errors() or str(exc)
-            raise ModelLoadError(f"llama.cpp failed to load {path}: {detail}") from exc
-        finally:
-            if printed.getvalue():
-                _LOG.debug("llama-cpp-python: %s", printed.getvalue().strip())
-        engine = cls(llama, llama_cpp, path, fim_template)
+        engine = cls(llama, llama_cpp, path, fim_template, draft, draft_file)
         _LOG.info(
             "loaded %s (%s) in %.2fs: n_ctx=%d threads=%d kv=%s fim=%s",
             path.name,
@@ -149,6 +170,8 @@ class LocalEngine:
             kv_key,
             engine.fim.name if engine.fim else "none",
         )
+        if draft_file is not None:
+            _LOG.info("draft model %s loaded for speculative decoding", draft_file.name)
         return engine
 
     # -- vocabulary ------------------------------------------------------------------------
@@ -250,12 +273,17 @@ class LocalEngine:
         max_tokens: int,
         cancel: threading.Event | None = None,
         should_stop: Callable[[str], bool] | None = None,
+        speculation: str = "off",
+        max_draft_tokens: int = 8,
     ) -> Generation:
         """Greedy decoding of up to `max_tokens` tokens after `prompt`.
 
         Stops on end-of-generation tokens and template stop strings (neither appears in the
-        text), when `should_stop(text_so_far)` returns True, or within one token of `cancel`
-        being set.
+        text), when `should_stop(text_so_far)` returns True, or within one step of `cancel`
+        being set. `speculation` ("off", "promptLookup", "draftModel") changes only the speed:
+        drafts are kept only where they equal the greedy choice. (Cache rows computed in a batch
+        differ from one-by-one rows in the last float bits, as with prefix reuse, so a near-tie
+        can still resolve differently on a quantised model.)
         """
         if not prompt:
             raise ValueError("empty prompt")
@@ -263,6 +291,8 @@ class LocalEngine:
             raise ValueError(
                 f"prompt of {len(prompt)} tokens does not fit the {self.context_size}-token context"
             )
+        if speculation not in MODES:
+            raise ValueError(f"unknown speculation mode {speculation!r}; valid: {', '.join(MODES)}")
         with self._lock:
             if self._closed.is_set():
                 raise RuntimeError("engine is closed")
@@ -271,81 +301,90 @@ class LocalEngine:
             def cancelled() -> bool:
                 return self._closed.is_set() or (cancel is not None and cancel.is_set())
 
-            reused, complete = self._evaluate_prompt(prompt, cancelled)
-            if not complete:
+            reused, complete = sync_cache(self._llama, prompt, cancelled, PROMPT_CHUNK)
+            drafter = self._drafter(speculation, prompt, cancelled) if complete else None
+            if not complete or cancelled():
                 return Generation("", [], [], "cancelled", len(prompt), reused, time.perf_counter() - started)
-            text, ids, logprobs, finish = self._decode(max_tokens, cancelled, should_stop)
-            return Generation(text, ids, logprobs, finish, len(prompt), reused, time.perf_counter() - started)
+            decode_started = time.perf_counter()
+            out = Emission(
+                piece=self._piece,
+                is_eog=lambda t: bool(self._lib.llama_vocab_is_eog(self._vocab, t)),
+                stream=TextStream(self.fim.stop if self.fim else ()),
+                max_tokens=max_tokens,
+                context_size=self.context_size,
+                should_stop=should_stop,
+            )
+            max_draft = max(1, min(max_draft_tokens, _MAX_DRAFT))
+            verifier = self._verifier if drafter is not None else None
+            result = decode_greedy(
+                self._llama, verifier, drafter, prompt, out, cancelled, max_draft_tokens=max_draft
+            )
+            now = time.perf_counter()
+            return Generation(
+                out.stream.text,
+                out.ids,
+                out.logprobs,
+                result.finish,
+                len(prompt),
+                reused,
+                now - started,
+                drafted_tokens=result.drafted,
+                accepted_tokens=result.accepted,
+                decode_seconds=now - decode_started,
+            )
 
-    def _evaluate_prompt(self, prompt: list[int], cancelled: Callable[[], bool]) -> tuple[int, bool]:
-        """Brings the KV cache to `prompt`, reusing the common prefix; returns (reused, done)."""
-        llama = self._llama
-        cached = llama.n_tokens
-        common = _common_prefix(llama.input_ids[:cached], prompt)
-        if not self._partial_reuse and common < cached:
-            common = 0
-            llama.reset()
-        # The last prompt token is always re-evaluated: its logits give the first new token.
-        reused = min(common, len(prompt) - 1)
-        llama.n_tokens = reused
-        for start in range(reused, len(prompt), PROMPT_CHUNK):
-            if cancelled():
-                return reused, False
-            llama.eval(prompt[start : start + PROMPT_CHUNK])
-        return reused, True
-
-    def _decode(
-        self,
-        max_tokens: int,
-        cancelled: Callable[[], bool],
-        should_stop: Callable[[str], bool] | None,
-    ) -> tuple[str, list[int], list[float], str]:
-        llama, lib = self._llama, self._lib
-        stream = TextStream(self.fim.stop if self.fim else ())
-        ids: list[int] = []
-        logprobs: list[float] = []
-        finish = "length"
-        while len(ids) < max_tokens:
-            if cancelled():
-                finish = "cancelled"
-                break
-            logits = np.ctypeslib.as_array(lib.llama_get_logits_ith(llama.ctx, -1), shape=(self.n_vocab,))
-            token, logprob = greedy_choice(logits)
-            if lib.llama_vocab_is_eog(self._vocab, token):
-                finish = "stop"
-                break
-            ids.append(token)
-            logprobs.append(logprob)
-            stop_at = stream.push(self._piece(token))
-            if stop_at is not None:
-                keep = sum(1 for s in stream.starts if s < stop_at)
-                del ids[keep:], logprobs[keep:]
-                stream.text = stream.text[:stop_at]
-                finish = "stop"
-                break
-            if should_stop is not None and should_stop(stream.text):
-                finish = "stop"
-                break
-            if len(ids) >= max_tokens or llama.n_tokens >= self.context_size:
-                break
-            llama.eval([token])
-        return stream.text, ids, logprobs, finish
+    def _drafter(
+        self, mode: str, prompt: list[int], cancelled: Callable[[], bool]
+    ) -> PromptLookup | DraftModel | None:
+        """The drafter for `mode`; a draft model first catches up on the prompt (prompt time)."""
+        if mode == "off" or self._verifier is None:
+            return None
+        if mode == "draftModel" and self._draft is not None:
+            return self._draft if self._draft.prepare(prompt, cancelled) else None
+        return PromptLookup(prompt)
 
     def close(self) -> None:
         """Frees the model; a generation in flight is cancelled first."""
         self._closed.set()
         with self._lock:
             llama, self._llama = self._llama, None
+            if self._verifier is not None:
+                self._verifier.close()
+            if self._draft is not None:
+                self._draft.close()
             if llama is not None:
                 llama.close()
 
 
-def _common_prefix(cached: np.ndarray, prompt: Sequence[int]) -> int:
-    n = min(len(cached), len(prompt))
-    if n == 0:
-        return 0
-    diff = np.nonzero(cached[:n] != np.asarray(prompt[:n], dtype=cached.dtype))[0]
-    return int(diff[0]) if len(diff) else n
+def _open_llama(llama_cpp: Any, path: Path, context_size: int, n_threads: int, kv_key: str) -> Any:
+    """One llama context for `path`; llama.cpp's own error text goes into the ModelLoadError."""
+    LOG_BRIDGE.errors.clear()
+    printed = io.StringIO()
+    try:
+        # verbose=True keeps llama-cpp-python from dup2()-ing fds 1 and 2 to /dev/null while
+        # loading, which would silently eat LSP messages written by other threads. Its
+        # Python-side chatter goes to sys.stderr, captured here and sent to the debug log.
+        with contextlib.redirect_stderr(printed):
+            return llama_cpp.Llama(
+                model_path=str(path),
+                n_ctx=context_size,
+                n_batch=512,
+                n_ubatch=512,
+                n_threads=n_threads,
+                n_threads_batch=n_threads,
+                type_k=_KV_CACHE_TYPES[kv_key],
+                type_v=_KV_CACHE_TYPES[kv_key],
+                flash_attn=kv_key in _QUANTISED_KV,
+                logits_all=False,
+                n_gpu_layers=0,
+                verbose=True,
+            )
+    except (ValueError, RuntimeError, OSError) as exc:
+        detail = LOG_BRIDGE.recent_errors() or str(exc)
+        raise ModelLoadError(f"llama.cpp failed to load {path}: {detail}") from exc
+    finally:
+        if printed.getvalue():
+            _LOG.debug("llama-cpp-python: %s", printed.getvalue().strip())
 
 
 def _split_keep(text: str, sep: str) -> list[str]:

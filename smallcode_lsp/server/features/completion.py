@@ -97,6 +97,11 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         "contextSnippets": suggestion.context_snippets,
         "block": suggestion.block,
         "seconds": round(suggestion.seconds, 4),
+        "decodeTokensPerSecond": round(len(suggestion.logprobs) / suggestion.decode_seconds, 2)
+        if suggestion.decode_seconds
+        else None,
+        "draftedTokens": suggestion.drafted_tokens,
+        "acceptedTokens": suggestion.accepted_tokens,
     }
     if not suggestion.text:
         ls.counters["completion.empty"] += 1

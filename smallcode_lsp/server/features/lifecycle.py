@@ -54,9 +54,9 @@ def _load_model(ls: SmallCodeServer) -> None:
     future = ls.host.load(ls.settings.model)
 
     def done(_: object) -> None:
-        notice = getattr(ls.host.engine, "notice", None)
-        if notice:
-            ls.tell(notice, types.MessageType.Warning)
+        for notice in (getattr(ls.host.engine, "notice", None), ls.host.notice):
+            if notice:
+                ls.tell(notice, types.MessageType.Warning)
         if ls.host.state == "error":
             ls.tell(
                 f"model not loaded: {ls.host.error}. Symbols still work; completions are off "
