@@ -18,7 +18,7 @@ def cursor(prefix: str, suffix: str = "") -> pp.CursorContext:
         ("    ", "", "never", False),
     ],
 )
-def test_wants_block(prefix, suffix, setting, expected):
+def test_wants_block_basic(prefix, suffix, setting, expected):
     assert pp.wants_block(cursor(prefix, suffix), setting) is expected
 
 
@@ -103,3 +103,30 @@ def test_cut_repetition(text, expected):
 def test_finalize_applies_overlap_in_blocks():
     cursor = pp.CursorContext("    ", "", ("    return total",))
     assert pp.finalize("total = a + b\n    return total", cursor, block=True) == "total = a + b"
+
+
+@pytest.mark.parametrize(
+    ("prefix", "next_lines", "expected"),
+    [
+        ("    ", ("        balance += op",), False),  # inside an existing body: one line
+        ("    ", ("", "    return x"), False),
+        ("    ", ("def other():",), True),  # the end of a body: a block may follow
+        ("", ("x = 1",), True),  # top level
+        ("    ", ("", "", ""), True),
+    ],
+)
+def test_block_inside_existing_code(prefix, next_lines, expected):
+    assert pp.wants_block(pp.CursorContext(prefix, "", next_lines)) is expected
+
+
+@pytest.mark.parametrize(
+    ("text", "indent", "expected"),
+    [
+        ("    if x:\n        y", "    ", "if x:\n        y"),
+        ("        deeper", "    ", "    deeper"),  # keeps the extra level the model chose
+        ("return 1", "    ", "return 1"),
+        ("\treturn 1", "\t", "return 1"),
+    ],
+)
+def test_heal_indentation(text, indent, expected):
+    assert pp.heal_indentation(text, indent) == expected

@@ -160,7 +160,9 @@ class Completer:
 
         context, snippet_count = self.cross_file_context(request, lines, first, after, settings)
         max_tokens = settings.completion.max_tokens
-        prompt = self.engine.fim_prompt(before, after, context, max_new_tokens=max_tokens)
+        heal = bool(line_prefix) and not line_prefix.strip() and not line_suffix.strip()
+        prompt_before = before[: len(before) - len(line_prefix)] if heal else before
+        prompt = self.engine.fim_prompt(prompt_before, after, context, max_new_tokens=max_tokens)
         generation = self.engine.generate(
             prompt,
             max_tokens=max_tokens,
@@ -172,7 +174,8 @@ class Completer:
         if generation.finish_reason == "cancelled":
             return None
         # An empty text is still returned: its measurements tell the caller what the model did.
-        text = postprocess.finalize(generation.text, cursor, block)
+        raw = postprocess.heal_indentation(generation.text, line_prefix) if heal else generation.text
+        text = postprocess.finalize(raw, cursor, block)
         return Suggestion(
             text=text,
             replace_chars=postprocess.replaced_suffix_length(text, cursor),

@@ -37,9 +37,34 @@ def wants_block(cursor: CursorContext, setting: str = "auto") -> bool:
     if cursor.line_suffix.strip():
         return False  # mid-line: finish this line only
     if not cursor.line_prefix.strip():
-        return True  # empty (or indentation-only) line: a statement or a whole body may follow
+        # An empty line: a statement or a whole body may follow, unless the cursor sits inside
+        # existing code (the next line continues at its depth): then write the one missing line
+        # instead of re-typing, or rewriting, the code below.
+        return not _inside_existing_code(cursor)
     # Mid-statement: only a block opener right before the cursor starts a body.
     return cursor.line_prefix.rstrip().endswith(_BLOCK_OPENERS)
+
+
+def _indent_width(line: str) -> int:
+    return len(line.expandtabs(4)) - len(line.lstrip(" \t").expandtabs(4))
+
+
+def _inside_existing_code(cursor: CursorContext) -> bool:
+    depth = _indent_width(cursor.line_prefix)
+    following = next((line for line in cursor.next_lines if line.strip()), None)
+    return depth > 0 and following is not None and _indent_width(following) >= depth
+
+
+def heal_indentation(text: str, indent: str) -> str:
+    """Undo the indentation the model re-typed when its prompt ended at the newline before the cursor.
+
+    A prompt that ends in bare indentation is rare in training data (tokenizers glue the last space
+    to the next word), and models answer it with extra indentation; so the prompt stops at the
+    newline, and the indentation the editor already shows is removed from the answer.
+    """
+    first = text.split("\n", 1)[0]
+    lead = len(first) - len(first.lstrip(" \t"))
+    return text[min(lead, len(indent)) :]
 
 
 def stop_check(block: bool) -> Callable[[str], bool]:
