@@ -49,6 +49,7 @@ from clients.bench.quality_tasks import (  # noqa: E402
 )
 from clients.bench.sandbox_run import humaneval_program, run_program, runner  # noqa: E402
 from clients.lsp_client import LspClient  # noqa: E402
+from smallcode_lsp.index.documents import utf16_to_index  # noqa: E402
 
 SERVER_COMMAND = [sys.executable, "-m", "smallcode_lsp"]
 DEFAULT_JSON = REPO / "clients" / "bench" / "results" / "quality.json"
@@ -88,18 +89,6 @@ def sha256_of(path: Path) -> str:
 
 def utf16_units(text: str) -> int:
     return len(text) if text.isascii() else len(text.encode("utf-16-le")) // 2
-
-
-def column_from_utf16(line: str, units: int) -> int:
-    """Code-point column of a UTF-16 offset in `line`."""
-    if line.isascii():
-        return min(units, len(line))
-    count = 0
-    for index, char in enumerate(line):
-        if count >= units:
-            return index
-        count += 2 if ord(char) > 0xFFFF else 1
-    return len(line)
 
 
 # ----------------------------------------------------------------- the server
@@ -185,8 +174,8 @@ def apply_item(hole: LineHole, items: list[dict[str, Any]]) -> dict[str, Any]:
     if rng["end"]["line"] != line:
         raise ValueError(f"multi-line replace range {rng} is not supported by the benchmark")
     line_text = hole.text.split("\n")[line]
-    start = column_from_utf16(line_text, rng["start"]["character"])
-    end = column_from_utf16(line_text, rng["end"]["character"])
+    start = utf16_to_index(line_text, rng["start"]["character"])
+    end = utf16_to_index(line_text, rng["end"]["character"])
     return {"text": text, "completed": fill(hole, text, line, start, end), "replaced": line_text[start:end]}
 
 

@@ -17,7 +17,7 @@ from smallcode_lsp.index.chunker import Chunk, chunk_tree_spans
 from smallcode_lsp.index.languages import LanguageSpec
 
 
-def _utf16_to_index(line: str, units: int) -> int:
+def utf16_to_index(line: str, units: int) -> int:
     """Index into `line` of the position `units` UTF-16 code units in (clamped to the line)."""
     if line.isascii():
         return min(units, len(line))
@@ -96,7 +96,7 @@ class ParsedDocument:
         begin = starts[line]
         end = starts[line + 1] - 1 if line + 1 < len(starts) else len(self.text)
         line_text = self.text[begin:end]
-        column = _utf16_to_index(line_text, max(character, 0))
+        column = utf16_to_index(line_text, max(character, 0))
         return begin + column, line, _utf8_len(line_text[:column])
 
     def _byte_offset(self, index: int, row: int, byte_col: int) -> int:
