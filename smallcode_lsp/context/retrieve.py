@@ -1,17 +1,13 @@
-"""Find the code a developer would look at before typing at the cursor.
+"""The identifiers near the cursor worth looking up, and the snippet type retrieval produces.
 
-This first retrieval resolves identifiers near the cursor to their definitions in *other* files
-through the symbol index (the cursor's own file is already in the prompt). Nearest identifiers win:
-what was typed last is the best hint of what comes next.
+Nearest identifiers come first: what was typed last is the best hint of what comes next.
+`context.assemble` resolves them to definitions in other files.
 """
 
 from __future__ import annotations
 
 import re
-import time
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Protocol
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 # Words that are never worth a lookup in any of the indexed languages.
@@ -27,10 +23,6 @@ typename include define ifdef endif
 """
 _NOISE = frozenset(_NOISE_WORDS.split())
 NOISE_WORDS = _NOISE  # shared with the lexical tokenizer
-
-
-class DefinitionLookup(Protocol):
-    def definitions(self, name: str) -> list: ...
 
 
 @dataclass(frozen=True)
@@ -56,27 +48,3 @@ def identifiers_near_cursor(before: str, after: str, max_chars: int = 2000) -> l
         if len(name) > 1 and name not in _NOISE and name not in seen:
             seen[name] = None
     return list(seen)
-
-
-def definition_snippets(
-    index: DefinitionLookup,
-    current_path: str,
-    names: Iterable[str],
-    *,
-    max_snippets: int = 16,
-    deadline_s: float = 0.02,
-) -> Iterator[Snippet]:
-    """Definitions of `names` found in other files, time-boxed so retrieval never delays typing."""
-    start = time.perf_counter()
-    emitted = 0
-    seen: set[tuple[str, int]] = set()
-    for name in names:
-        if emitted >= max_snippets or time.perf_counter() - start > deadline_s:
-            return
-        for chunk in index.definitions(name)[:3]:
-            key = (chunk.path, chunk.start_line)
-            if chunk.path == current_path or key in seen:
-                continue
-            seen.add(key)
-            emitted += 1
-            yield Snippet(chunk.path, chunk.text, f"definition of {name}", chunk.start_line, chunk.end_line)

@@ -35,7 +35,6 @@ class ModelHost:
         self.engine: LocalEngine | None = None
         self.state = "unloaded"  # unloaded | loading | ready | error
         self.error: str | None = None
-        self.loaded_settings: ModelSettings | None = None
         self.notice: str | None = None  # a non-fatal load problem worth telling the user once
 
     def load(self, settings: ModelSettings) -> Future[None]:
@@ -74,7 +73,7 @@ class ModelHost:
             log.error("model not loaded: %s", exc)
             return
         with self._lock:
-            self.engine, self.state, self.loaded_settings = engine, "ready", settings
+            self.engine, self.state = engine, "ready"
 
     def run(self, fn: Callable[[LocalEngine], T]) -> Future[T]:
         """Run `fn(engine)` on the model thread; the future fails with ModelUnavailable if none is loaded."""

@@ -44,7 +44,6 @@ class SmallCodeServer(LanguageServer):
         self.sources: ContextSources | None = None
         self.index_state = "idle"  # idle | indexing | ready | error
         self.index_error: str | None = None
-        self.index_ready = threading.Event()
         self.last_index_stats: Any = None
         self.watcher: IndexWatcher | None = None
         self.parsed: dict[str, ParsedDocument] = {}

@@ -43,7 +43,6 @@ async def build_index(ls: SmallCodeServer) -> None:
         ls.watcher = None
     if ls.index is not None:
         ls.index.close()
-    ls.index_ready.clear()
     ls.index_state = "indexing"
     ls.index = index = WorkspaceIndex(ls.roots, ls.settings.index, cache_dir() / "index")
     ls.sources = sources = ContextSources.for_index(index, [str(root) for root in ls.roots])
@@ -72,7 +71,6 @@ async def build_index(ls: SmallCodeServer) -> None:
         index.update_document(document)
     ls.index_state, ls.index_error = "ready", None
     ls.last_index_stats = stats
-    ls.index_ready.set()
     if token:
         message = f"{stats.files} files, {stats.chunks} symbols in {stats.seconds:.1f}s"
         ls.work_done_progress.end(token, types.WorkDoneProgressEnd(message=message))
