@@ -3,26 +3,14 @@
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from pathlib import Path
-
-import pytest
 
 from smallcode_lsp.config import IndexSettings
 from smallcode_lsp.index.documents import ParsedDocument
 from smallcode_lsp.index.languages import language_for_path
 from smallcode_lsp.index.store import IndexStore, db_path_for_root
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
-
-FIXTURES = Path(__file__).parent / "index_fixtures"
-
-
-@pytest.fixture()
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(FIXTURES, root)
-    return root
 
 
 def new_index(root: Path, cache: Path | None, **kwargs) -> WorkspaceIndex:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -13,15 +12,6 @@ from smallcode_lsp.index import files
 from smallcode_lsp.index.languages import query_fingerprint
 from smallcode_lsp.index.store import IndexStore, StoredChunks, db_path_for_root
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
-
-FIXTURES = Path(__file__).parent / "index_fixtures"
-
-
-@pytest.fixture()
-def workspace(tmp_path: Path) -> Path:
-    root = tmp_path / "ws"
-    shutil.copytree(FIXTURES, root)
-    return root
 
 
 @pytest.fixture()

@@ -3,23 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 import time
 from pathlib import Path
 
-import pytest
 from lsprotocol import types
 
 from tests.server_harness import open_document, start_server, status, stop_server, wait_for_index
-
-FIXTURES = Path(__file__).parent / "index_fixtures"
-
-
-@pytest.fixture
-def workspace(tmp_path):
-    root = tmp_path / "ws"
-    shutil.copytree(FIXTURES, root)
-    return root
 
 
 async def _symbols(client, query: str) -> list[types.WorkspaceSymbol]:
