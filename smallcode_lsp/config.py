@@ -43,6 +43,7 @@ class CompletionSettings:
     debounce_ms: int = 75
     max_tokens: int = 64
     multiline: str = "auto"
+    prefetch: bool = True  # compute the suggestion that follows an acceptance while the model is idle
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "completion.debounceMs": ("completion", "debounce_ms", _positive_int(0, 5000)),
     "completion.maxTokens": ("completion", "max_tokens", _positive_int(1, 100_000)),
     "completion.multiline": ("completion", "multiline", _choice("auto", "always", "never")),
+    "completion.prefetch": ("completion", "prefetch", _bool),
     "context.retrieval": ("context", "retrieval", _bool),
     "context.maxTokens": ("context", "max_tokens", _positive_int(0, 32768)),
     "index.exclude": ("index", "exclude", _globs),

@@ -36,3 +36,13 @@ def test_edits_around_the_line_invalidate_type_through():
     assert cache.lookup("u", 3, "x = co", "", 1).text == "mpute()"
     cache.invalidate("u")
     assert cache.lookup("u", 3, "x = ", "", 1) is None
+
+
+def test_a_stored_background_entry_does_not_replace_the_one_on_screen():
+    cache = TypeThroughCache()
+    cache.store(CachedSuggestion("u", 3, "x = ", "", "compute(a)", 0, surroundings=1))
+    cache.store(CachedSuggestion("u", 4, "", "", "    return x", 0, surroundings=2), as_latest=False)
+    assert cache.lookup("u", 3, "x = com", "", 1).text == "pute(a)"  # still typed through
+    # Reaching the stored place shows it, and typing along then continues from it.
+    assert cache.lookup("u", 4, "", "", 2).text == "    return x"
+    assert cache.lookup("u", 4, "    ret", "", 2).text == "urn x"

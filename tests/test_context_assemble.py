@@ -160,3 +160,40 @@ def test_repo_layout_groups_files_and_ends_with_the_current_path() -> None:
         "util.py\ndef slug(s): ...\n",
         "app.py\n",
     ]
+
+
+def test_imported_names_not_near_the_cursor_come_as_skeletons(tmp_path: Path) -> None:
+    long_body = "\n".join(f"    step{i} = {i}" for i in range(20))
+    # Far more than the identifier window: nothing near the cursor mentions the imported names.
+    filler = "\n".join(f"    value_{i} = compute_{i}(value_{i - 1})" for i in range(1, 80))
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/text.py": (
+            'def slugify(value, *, sep="-"):\n    """Make a URL slug."""\n'
+            f"{long_body}\n    return value\n\n\n"
+            "def shout(value):\n    return value.upper()\n"
+        ),
+        "pkg/other.py": "def slugify(value):\n    return 'a namesake nobody imported'\n",
+        "pkg/page.py": (
+            "from .text import shout, slugify\n\n\n"
+            "def title(page):\n    name = slugify(page.name)\n    return shout(name)\n\n\n"
+            f"def filler(value_0):\n{filler}\n\n\n"
+            "def link(page):\n    target = \n"
+        ),
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
+    index.build()
+    path = str(tmp_path / "pkg/page.py")
+    text = files["pkg/page.py"]
+    cursor_line = text.count("\n") - 1  # `    target = ` : nothing near it names a callee
+    before = text[: text.rindex("\n")]
+    snippets = gather_snippets(index, path, before, "\n", cursor_line, deadline_s=1.0)
+    by_reason = {s.reason: s for s in snippets}
+    slug = by_reason["imported slugify"]
+    assert os.path.relpath(slug.path, tmp_path) == "pkg/text.py"  # the imported one, not the namesake
+    assert slug.text == 'def slugify(value, *, sep="-"):\n    """Make a URL slug."""\n    ...'
+    assert by_reason["imported shout"].text == "def shout(value):\n    return value.upper()"
+    assert not any("namesake" in s.text for s in snippets)

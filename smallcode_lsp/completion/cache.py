@@ -50,16 +50,21 @@ class TypeThroughCache:
     def _position_key(entry: CachedSuggestion) -> tuple[str, int, int, str, str]:
         return (entry.uri, entry.surroundings, entry.line, entry.line_prefix, entry.line_suffix)
 
-    def store(self, entry: CachedSuggestion) -> None:
-        self._latest.pop(entry.uri, None)
-        self._latest[entry.uri] = entry
-        while len(self._latest) > self._max_documents:
-            self._latest.pop(next(iter(self._latest)))
+    def store(self, entry: CachedSuggestion, *, as_latest: bool = True) -> None:
+        """Remember `entry` by position; `as_latest` also makes it the one typed through."""
+        if as_latest:
+            self._set_latest(entry)
         key = self._position_key(entry)
         self._positions.pop(key, None)
         self._positions[key] = entry
         while len(self._positions) > self._max_positions:
             self._positions.popitem(last=False)
+
+    def _set_latest(self, entry: CachedSuggestion) -> None:
+        self._latest.pop(entry.uri, None)
+        self._latest[entry.uri] = entry
+        while len(self._latest) > self._max_documents:
+            self._latest.pop(next(iter(self._latest)))
 
     def lookup(
         self, uri: str, line: int, line_prefix: str, line_suffix: str, surroundings: int = 0
@@ -68,6 +73,7 @@ class TypeThroughCache:
         exact = self._positions.get((uri, surroundings, line, line_prefix, line_suffix))
         if exact is not None:
             self._positions.move_to_end(self._position_key(exact))
+            self._set_latest(exact)  # shown again: typing along it continues from here
             self.hits += 1
             return exact
         entry = self._latest.get(uri)

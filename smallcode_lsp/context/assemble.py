@@ -4,7 +4,11 @@ Sources, in priority order (earlier ones are more precise, later ones fill the r
 
 1. definitions of identifiers near the cursor, ranked by the current file's imports;
 2. chunks the developer recently edited or viewed;
-3. lexically similar chunks (BM25 over the workspace).
+3. the other workspace names the current file imports, most used first: the callee of the line
+   being typed is usually among them even when nothing near the cursor mentions it yet;
+4. lexically similar chunks (BM25 over the workspace).
+
+Definitions (sources 1 and 3) are shown as signature skeletons unless short (see `skeleton`).
 
 Each source gets a share of the deadline and stops when its share is spent, so the total stays
 within `deadline_s` even on a huge workspace. Results are de-duplicated by position (same chunk, or
@@ -22,15 +26,17 @@ from typing import Protocol
 from smallcode_lsp.context.imports import FileImports, ImportCache, evidence_tier, rank_definitions
 from smallcode_lsp.context.lexical import LexicalIndex, head_lines
 from smallcode_lsp.context.recent import RecentChunks
-from smallcode_lsp.context.retrieve import Snippet, identifiers_near_cursor
+from smallcode_lsp.context.retrieve import Snippet, identifier_counts, identifiers_near_cursor
+from smallcode_lsp.context.skeleton import snippet_text
 from smallcode_lsp.context.tokens import jaccard, token_set
 from smallcode_lsp.context.window import LineRange, in_window
 from smallcode_lsp.index.chunker import Chunk
 from smallcode_lsp.index.languages import language_for_path
 
 # Cumulative fractions of the deadline after which a source is no longer started / continued.
-_DEFINITIONS_SHARE = 0.5
-_RECENT_SHARE = 0.65
+_DEFINITIONS_SHARE = 0.45
+_RECENT_SHARE = 0.55
+_IMPORTED_SHARE = 0.7
 # A name with more unrelated definitions than this, and no import evidence, is too ambiguous to help.
 _AMBIGUOUS = 6
 _WINDOW_BEFORE = 60
@@ -118,8 +124,42 @@ def _definitions(
         if tier == 3 and len(candidates) > _AMBIGUOUS:
             continue
         for chunk in ranked[: 1 if tier <= 1 else 2]:
-            if picker.add(chunk, head_lines(chunk.text, max_lines), f"definition of {name}"):
+            if picker.add(chunk, snippet_text(chunk.text, chunk.path, max_lines), f"definition of {name}"):
                 added += 1
+
+
+def _imported_definitions(
+    index: SnippetIndex,
+    imports: FileImports,
+    file_text: str,
+    picker: _Picker,
+    max_lines: int,
+    limit: int,
+    stop_at: float,
+) -> None:
+    """Skeletons of workspace names the file imports (not whole modules), most used in the file first."""
+    counts = identifier_counts(file_text)
+    names = [
+        local
+        for local, binding in imports.bindings.items()
+        if binding.name not in (None, "*") and imports.source_files(local)
+    ]
+    # Stable sort: equally used names keep their import order.
+    names.sort(key=lambda local: -counts.get(local, 0))
+    added = 0
+    for local in names:
+        if added >= limit or time.perf_counter() > stop_at:
+            return
+        candidates = [
+            c
+            for c in index.definitions(imports.real_name(local))
+            if c.path != picker.path and evidence_tier(local, c, imports) <= 1
+        ]
+        if not candidates:
+            continue
+        chunk = rank_definitions(local, candidates, picker.path, imports)[0]
+        if picker.add(chunk, snippet_text(chunk.text, chunk.path, max_lines), f"imported {local}"):
+            added += 1
 
 
 def gather_snippets(
@@ -136,6 +176,8 @@ def gather_snippets(
     window: LineRange | None = None,
     max_definitions: int = 8,
     max_recent: int = 3,
+    max_imported: int = 8,
+    max_imported_lines: int = 20,
     max_lexical: int = 4,
     max_snippet_lines: int = 60,
     similarity: float = 0.9,
@@ -174,6 +216,17 @@ def gather_snippets(
                 max_recent -= 1
                 if max_recent <= 0:
                     break
+
+    if max_imported > 0:
+        _imported_definitions(
+            index,
+            file_imports,
+            text_before + text_after,
+            picker,
+            max_imported_lines,
+            max_imported,
+            started + deadline_s * _IMPORTED_SHARE,
+        )
 
     if lexical is not None and lexical.ready:
         left = started + deadline_s - time.perf_counter()

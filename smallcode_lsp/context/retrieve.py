@@ -7,6 +7,7 @@ Nearest identifiers come first: what was typed last is the best hint of what com
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -35,6 +36,11 @@ class Snippet:
     # Where the text starts in its file (0-based); lets packing order snippets stably by position.
     start_line: int = 0
     end_line: int = 0
+
+
+def identifier_counts(text: str) -> Counter[str]:
+    """How often each identifier occurs in `text`: a file's most used imports are its likeliest next calls."""
+    return Counter(_IDENTIFIER.findall(text))
 
 
 def identifiers_near_cursor(before: str, after: str, max_chars: int = 2000) -> list[str]:

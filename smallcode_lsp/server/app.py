@@ -22,6 +22,7 @@ from smallcode_lsp.engine.host import ModelHost
 from smallcode_lsp.index.documents import ParsedDocument
 from smallcode_lsp.index.watcher import IndexWatcher
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
+from smallcode_lsp.server.prefetch import Prefetcher
 from smallcode_lsp.server.protocol import SmallCodeProtocol
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,9 @@ class SmallCodeServer(LanguageServer):
         self.inflight: dict[str, threading.Event] = {}
         self.last_completion: dict[str, Any] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
+        # uri -> (timer, edited line) of an index update waiting for a pause in typing.
+        self.prefetcher = Prefetcher()
+        self.pending_publish: dict[str, tuple[asyncio.TimerHandle, int | None]] = {}
 
     # --- messages to the user -------------------------------------------------------------
     def tell(self, message: str, level: types.MessageType = types.MessageType.Info) -> None:

@@ -15,6 +15,7 @@ from smallcode_lsp.completion.cache import CachedSuggestion, surroundings_key
 from smallcode_lsp.completion.service import Completer, CompletionRequest
 from smallcode_lsp.engine.host import ModelUnavailable
 from smallcode_lsp.server.app import SmallCodeServer
+from smallcode_lsp.server.features.documents import flush_pending_publishes
 from smallcode_lsp.server.positions import column_from_client, column_to_client, document_lines
 
 log = logging.getLogger(__name__)
@@ -57,20 +58,32 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     previous = ls.inflight.get(uri)
     if previous is not None:
         previous.set()  # a newer request for the same document wins
-    cancel = ls.inflight[uri] = threading.Event()
+    # The suggestion after an accepted one may already be under way: take it over.
+    prefetched = ls.prefetcher.claim(uri, text, position.line, column)
+    cancel = ls.inflight[uri] = prefetched.cancel if prefetched else threading.Event()
     try:
-        delay_ms = 0.0 if explicit else ls.pace.delay_ms(uri, ls.settings.completion.debounce_ms)
+        automatic = not explicit and prefetched is None
+        delay_ms = ls.pace.delay_ms(uri, ls.settings.completion.debounce_ms) if automatic else 0.0
         if delay_ms:
             await asyncio.sleep(delay_ms / 1000)
             if cancel.is_set():
                 ls.counters["completion.superseded"] += 1
                 return None
-        parsed = ls.parsed.get(uri)
-        tree = parsed.tree if parsed is not None and parsed.text == text else None
-        request = CompletionRequest(ls.path_of(uri), text, position.line, column, tree)
-        settings = ls.settings
-        sources = ls.sources
-        future = ls.host.run(lambda engine: Completer(engine, sources).complete(request, settings, cancel))
+        if prefetched is not None:
+            ls.counters["completion.prefetchJoined"] += 1
+            future = prefetched.future
+        else:
+            ls.prefetcher.cancel_all()  # a real request goes first
+            # The user moved on from other files: their edits are recent context now, not in a minute.
+            flush_pending_publishes(ls, except_uri=uri)
+            parsed = ls.parsed.get(uri)
+            tree = parsed.tree if parsed is not None and parsed.text == text else None
+            request = CompletionRequest(ls.path_of(uri), text, position.line, column, tree)
+            settings = ls.settings
+            sources = ls.sources
+            future = ls.host.run(
+                lambda engine: Completer(engine, sources).complete(request, settings, cancel)
+            )
         try:
             suggestion = await asyncio.wrap_future(future)
         except ModelUnavailable as exc:
@@ -118,6 +131,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
             surroundings,
         )
     )
+    if ls.settings.completion.prefetch:
+        ls.prefetcher.start(ls, uri, text, position.line, column, suggestion.text, suggestion.replace_chars)
     return _place(suggestion.text, suggestion.replace_chars, position.line, line_text, column, encoding)
 
 

@@ -1,4 +1,11 @@
-"""Open-document tracking: incremental tree-sitter reparse and live index updates on every edit."""
+"""Open-document tracking: incremental tree-sitter reparse on every edit, index updates in pauses.
+
+The reparse is cheap and the completion that follows needs it, so it happens at once. Re-chunking
+the file for the workspace index costs milliseconds on a big file, and the inline-completion request
+that an editor sends right behind each didChange would wait for it; so the index update (and the
+recent-edit note) waits until typing pauses for `PUBLISH_DELAY_S`. Readers that need the index
+exact (`workspace/symbol`) flush what is pending first.
+"""
 
 from __future__ import annotations
 
@@ -14,6 +21,8 @@ from smallcode_lsp.server.app import SmallCodeServer
 
 log = logging.getLogger(__name__)
 
+PUBLISH_DELAY_S = 0.15
+
 
 def _parseable(ls: SmallCodeServer, path: str, text: str) -> bool:
     """Secrets, binary content and oversized buffers are kept out of the index."""
@@ -27,6 +36,44 @@ def _publish(ls: SmallCodeServer, document: ParsedDocument, edited_line: int | N
             ls.sources.buffer_edited(document.path, edited_line)
 
 
+def _schedule_publish(ls: SmallCodeServer, uri: str, edited_line: int | None) -> None:
+    pending = ls.pending_publish.pop(uri, None)
+    if pending is not None:
+        pending[0].cancel()
+        if edited_line is None:
+            edited_line = pending[1]
+    if ls.loop is None or ls.loop.is_closed():
+        _publish_now(ls, uri, edited_line)
+        return
+    timer = ls.loop.call_later(PUBLISH_DELAY_S, _publish_now, ls, uri, edited_line)
+    ls.pending_publish[uri] = (timer, edited_line)
+
+
+def _publish_now(ls: SmallCodeServer, uri: str, edited_line: int | None) -> None:
+    ls.pending_publish.pop(uri, None)
+    document = ls.parsed.get(uri)
+    if document is not None:
+        try:
+            _publish(ls, document, edited_line)
+        except Exception:  # a timer callback must never take the loop down
+            log.exception("index update failed for %s", uri)
+
+
+def flush_pending_publishes(ls: SmallCodeServer, except_uri: str | None = None) -> None:
+    """Bring the index up to date with every open buffer (but `except_uri`) now."""
+    for uri, (timer, edited_line) in list(ls.pending_publish.items()):
+        if uri == except_uri:
+            continue
+        timer.cancel()
+        _publish_now(ls, uri, edited_line)
+
+
+def cancel_pending_publish(ls: SmallCodeServer, uri: str) -> None:
+    pending = ls.pending_publish.pop(uri, None)
+    if pending is not None:
+        pending[0].cancel()
+
+
 def register(server: SmallCodeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: SmallCodeServer, params: types.DidOpenTextDocumentParams) -> None:
@@ -34,6 +81,7 @@ def register(server: SmallCodeServer) -> None:
         path = ls.path_of(item.uri)
         spec = language_for_id(item.language_id) or language_for_path(path)
         ls.counters["documents.opened"] += 1
+        cancel_pending_publish(ls, item.uri)
         if spec is None or not _parseable(ls, path, item.text):
             ls.parsed.pop(item.uri, None)
             return
@@ -48,6 +96,8 @@ def register(server: SmallCodeServer) -> None:
         stale = ls.inflight.get(uri)
         if stale is not None:
             stale.set()  # the model must not keep working on an old version of this document
+        if uri in ls.workspace.text_documents:
+            ls.prefetcher.document_changed(uri, ls.workspace.get_text_document(uri).source)
         document = ls.parsed.get(uri)
         if document is None:
             return
@@ -65,16 +115,19 @@ def register(server: SmallCodeServer) -> None:
             document.replace_all(ls.workspace.get_text_document(uri).source)
         if not _parseable(ls, document.path, document.text):
             ls.parsed.pop(uri, None)
+            cancel_pending_publish(ls, uri)
             return
         last = params.content_changes[-1] if params.content_changes else None
         edited_line = (
             last.range.start.line if isinstance(last, types.TextDocumentContentChangePartial) else None
         )
-        _publish(ls, document, edited_line)
+        _schedule_publish(ls, uri, edited_line)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SmallCodeServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
+        cancel_pending_publish(ls, uri)
+        ls.prefetcher.cancel(uri)
         ls.cache.invalidate(uri)
         ls.pace.forget(uri)
         if ls.parsed.pop(uri, None) is not None and ls.index is not None:

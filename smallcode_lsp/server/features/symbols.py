@@ -9,6 +9,7 @@ from pygls.uris import from_fs_path
 
 from smallcode_lsp.index.chunker import Chunk
 from smallcode_lsp.server.app import SmallCodeServer
+from smallcode_lsp.server.features.documents import flush_pending_publishes
 
 SYMBOL_KINDS: dict[str, types.SymbolKind] = {
     "function": types.SymbolKind.Function,
@@ -71,6 +72,7 @@ def register(server: SmallCodeServer) -> None:
     ) -> list[types.WorkspaceSymbol]:
         if ls.index is None:
             return []
+        flush_pending_publishes(ls)
         return [
             types.WorkspaceSymbol(
                 name=chunk.name,

@@ -1,0 +1,123 @@
+"""Signature skeletons keep what a caller needs (name, parameters, docstring head) and drop bodies."""
+
+from __future__ import annotations
+
+import pytest
+
+from smallcode_lsp.context.skeleton import SMALL_CHUNK_LINES, skeleton, snippet_text
+
+PY_FUNCTION = '''def render(template: str, *, strict: bool = False) -> str:
+    """Render a template.
+
+    Longer explanation that the caller does not need.
+    """
+    parts = template.split("{")
+    return "".join(parts)'''
+
+PY_CLASS = '''@dataclass
+class Point:
+    """A point."""
+
+    x: float
+    y: float = 0.0
+
+    def norm(self) -> float:
+        return (self.x ** 2 + self.y ** 2) ** 0.5
+
+    def moved(self, dx: float, dy: float) -> "Point":
+        def helper():
+            return 1
+        return Point(self.x + dx, self.y + dy)'''
+
+CASES = [
+    (
+        "python function keeps signature and first docstring paragraph",
+        "a.py",
+        PY_FUNCTION,
+        'def render(template: str, *, strict: bool = False) -> str:\n    """Render a template."""\n    ...',
+    ),
+    (
+        "python function without docstring",
+        "a.py",
+        "def add(a, b=1):\n    total = a + b\n    return total",
+        "def add(a, b=1):\n    ...",
+    ),
+    (
+        "one-line docstring kept whole",
+        "a.py",
+        'def f(x):\n    """Double x."""\n    return 2 * x',
+        'def f(x):\n    """Double x."""\n    ...',
+    ),
+    (
+        "python class keeps fields and method signatures, nested functions go with their body",
+        "a.py",
+        PY_CLASS,
+        '@dataclass\nclass Point:\n    """A point."""\n\n    x: float\n    y: float = 0.0\n\n'
+        "    def norm(self) -> float:\n        ...\n\n"
+        '    def moved(self, dx: float, dy: float) -> "Point":\n        ...',
+    ),
+    (
+        "javascript function",
+        "a.js",
+        "function area(w, h) {\n  const a = w * h;\n  return a;\n}",
+        "function area(w, h) { ... }",
+    ),
+    (
+        "typescript class methods",
+        "a.ts",
+        "class Box {\n  width: number = 0;\n  grow(by: number): void {\n    this.width += by;\n  }\n}",
+        "class Box {\n  width: number = 0;\n  grow(by: number): void { ... }\n}",
+    ),
+    (
+        "go function",
+        "a.go",
+        "func Sum(xs []int) int {\n\ttotal := 0\n\tfor _, x := range xs {\n"
+        "\t\ttotal += x\n\t}\n\treturn total\n}",
+        "func Sum(xs []int) int { ... }",
+    ),
+    (
+        "rust function",
+        "a.rs",
+        "pub fn parse(input: &str) -> Result<u32, String> {\n    input.parse().map_err(|e| e.to_string())\n}",
+        "pub fn parse(input: &str) -> Result<u32, String> { ... }",
+    ),
+    (
+        "java class",
+        "A.java",
+        "class Account {\n  private int balance;\n  public Account(int b) {\n    balance = b;\n  }\n"
+        "  public int deposit(int amount) {\n    balance += amount;\n    return balance;\n  }\n}",
+        "class Account {\n  private int balance;\n  public Account(int b) { ... }\n"
+        "  public int deposit(int amount) { ... }\n}",
+    ),
+    (
+        "c function",
+        "a.c",
+        "int max(int a, int b) {\n  return a > b ? a : b;\n}",
+        "int max(int a, int b) { ... }",
+    ),
+    ("unknown language is unchanged", "a.unknown", "def f():\n    return 1", "def f():\n    return 1"),
+]
+
+
+@pytest.mark.parametrize(("title", "path", "text", "expected"), CASES, ids=[c[0] for c in CASES])
+def test_skeleton(title: str, path: str, text: str, expected: str) -> None:
+    assert skeleton(text, path) == expected
+
+
+def test_short_chunks_are_shown_whole() -> None:
+    short = "def add(a, b):\n    return a + b"
+    assert snippet_text(short, "a.py", 60) == short
+
+
+def test_long_chunks_become_skeletons_and_are_capped() -> None:
+    body = "\n".join(f"    x{i} = {i}" for i in range(SMALL_CHUNK_LINES + 5))
+    long = f"def build(a, b):\n{body}\n    return x0"
+    assert snippet_text(long, "a.py", 60) == "def build(a, b):\n    ..."
+    many_methods = "class K:\n" + "\n".join(f"    def m{i}(self):\n        return {i}" for i in range(30))
+    capped = snippet_text(many_methods, "a.py", 5)
+    assert capped.count("\n") == 4 and capped.startswith("class K:\n    def m0(self):\n        ...")
+
+
+def test_broken_syntax_still_yields_text() -> None:
+    broken = "def f(a:\n    return (a"
+    assert "def f" in skeleton(broken, "a.py")
