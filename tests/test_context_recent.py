@@ -79,3 +79,20 @@ def test_chunks_refresh_text_and_exclude_window(tmp_path: Path) -> None:
     assert recent.chunks(exclude_path=path, exclude_lines=(8, 9)) == []
     recent.forget_file(path)
     assert recent.entries() == []
+
+
+def test_leaving_a_file_marks_where_the_cursor_was_as_viewed(tmp_path: Path) -> None:
+    from smallcode_lsp.context.sources import ContextSources
+
+    index = make(tmp_path, {"bank.py": SOURCE, "app.py": "def main():\n    pass\n"})
+    sources = ContextSources.for_index(index, [str(tmp_path)])
+    bank, app = str(tmp_path / "bank.py"), str(tmp_path / "app.py")
+    sources.cursor_moved(bank, 5)  # in withdraw
+    sources.cursor_moved(bank, 2)  # still in bank.py: nothing viewed elsewhere yet
+    assert sources.recent.entries() == []
+    sources.cursor_moved(app, 1)  # moved on: bank.py's deposit was being looked at
+    assert [(e.chunk.name, e.edited) for e in sources.recent.entries()] == [("deposit", False)]
+    sources.recent.note_edit(app, 1)
+    sources.buffer_closed(bank)  # closed without editing: the view ends
+    sources.buffer_closed(app)  # edits outlive closing
+    assert [(e.chunk.name, e.edited) for e in sources.recent.entries()] == [("main", True)]

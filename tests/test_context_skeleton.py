@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from smallcode_lsp.context.skeleton import SMALL_CHUNK_LINES, skeleton, snippet_text
+from smallcode_lsp.context.skeleton import SMALL_CHUNK_LINES, flush_left, skeleton, snippet_text
 
 PY_FUNCTION = '''def render(template: str, *, strict: bool = False) -> str:
     """Render a template.
@@ -55,6 +55,13 @@ CASES = [
         '@dataclass\nclass Point:\n    """A point."""\n\n    x: float\n    y: float = 0.0\n\n'
         "    def norm(self) -> float:\n        ...\n\n"
         '    def moved(self, dx: float, dy: float) -> "Point":\n        ...',
+    ),
+    (
+        "class docstring cut to its head, method docstrings dropped",
+        "a.py",
+        'class Lexer:\n    """Tokenize.\n\n    Long story.\n    """\n\n'
+        '    def wrap(self, stream):\n        """Wrap tokens."""\n        return stream',
+        'class Lexer:\n    """Tokenize."""\n\n    def wrap(self, stream):\n        ...',
     ),
     (
         "javascript function",
@@ -121,3 +128,30 @@ def test_long_chunks_become_skeletons_and_are_capped() -> None:
 def test_broken_syntax_still_yields_text() -> None:
     broken = "def f(a:\n    return (a"
     assert "def f" in skeleton(broken, "a.py")
+
+
+@pytest.mark.parametrize(
+    ("text", "start_col", "expected"),
+    [
+        ("def m(self):\n        return 1", 4, "def m(self):\n    return 1"),
+        ("@property\n\tdef name(self):\n\t\treturn 1", 1, "@property\ndef name(self):\n\treturn 1"),
+        ("def f():\n    return 1", 0, "def f():\n    return 1"),
+        ("x = 1", 8, "x = 1"),
+    ],
+)
+def test_flush_left_restores_and_removes_block_indentation(text: str, start_col: int, expected: str) -> None:
+    assert flush_left(text, start_col) == expected
+
+
+def test_compact_form_keeps_only_signatures() -> None:
+    cls = (
+        'class Lexer:\n    """Tokenize.\n\n    Long.\n    """\n\n'
+        '    def __init__(self, env):\n        """Doc."""\n        self.env = env'
+    )
+    expected = "class Lexer:\n    def __init__(self, env):\n        ..."
+    assert snippet_text(cls, "a.py", 6, compact=True) == expected
+    assert snippet_text(PY_FUNCTION, "a.py", 6, compact=True) == (
+        "def render(template: str, *, strict: bool = False) -> str:\n    ..."
+    )
+    only_doc = 'class Oops(Exception):\n    """Raised when it breaks."""'
+    assert snippet_text(only_doc, "a.py", 6, compact=True) == "class Oops(Exception):\n    ..."

@@ -3,10 +3,13 @@
 For functions taken from an installed package nobody here wrote, the body is deleted and re-typed
 one character at a time at a human pace: a `didChange` per character, an automatic
 `textDocument/inlineCompletion` after each, and a `$/cancelRequest` for the previous one if it is
-still pending. Variants (speculation modes, KV cache types) run side by side in one invocation.
+still pending. Variants (speculation modes, KV cache types, prefetch on/off) run side by side in
+one invocation. With `--accept` the simulated user presses Tab whenever the ghost text is exactly
+what they were about to type, and the wait for the suggestion after each Tab is reported.
 
-    python clients/bench/latency.py [--model PATH] [--functions 3] [--cps 8]
-        [--variants off,promptLookup] [--kv f16] [--json clients/bench/results/latency.json]
+    python clients/bench/latency.py [--model PATH] [--functions 3] [--cps 8] [--accept]
+        [--variants off,promptLookup] [--kv f16] [--prefetch on,off]
+        [--json clients/bench/results/latency.json]
 """
 
 from __future__ import annotations
@@ -57,6 +60,9 @@ class VariantResult:
     cancelled: int = 0
     overhead_ms: list[float] = field(default_factory=list)
     explicit_outputs: list[str] = field(default_factory=list)
+    accepted: int = 0  # suggestions the user took with Tab (`--accept`)
+    accepted_chars: int = 0
+    after_accept_ms: list[float] = field(default_factory=list)  # next suggestion after each Tab
     status: dict[str, Any] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
 
@@ -137,7 +143,9 @@ class Screen:
         self.shown = ""
         self.latest = -1
 
-    def track(self, request_id: int, future: asyncio.Future[Any], eligible: bool) -> None:
+    def track(
+        self, request_id: int, future: asyncio.Future[Any], eligible: bool, after_accept: bool = False
+    ) -> None:
         sent = time.perf_counter()
         expected = self.shown
         self.latest = request_id
@@ -148,7 +156,9 @@ class Screen:
             elapsed = (time.perf_counter() - sent) * 1000
             items = (fut.result() or {}).get("items") or []
             text = items[0]["insertText"] if items else ""
-            if eligible and text and text == expected:
+            if after_accept and text:
+                self.result.after_accept_ms.append(elapsed)
+            elif eligible and text and text == expected:
                 self.result.cache_answered += 1
                 self.result.cache_latencies_ms.append(elapsed)
             elif text:
@@ -165,8 +175,29 @@ class Screen:
         return eligible
 
 
-async def replay(client: LspClient, body: Body, cps: float, line_pause: float, result: VariantResult) -> None:
-    """Type `body.body` into the document; every keystroke triggers an automatic request."""
+def send_insert(client: LspClient, uri: str, version: int, line: int, col: int, text: str) -> tuple[int, int]:
+    """didChange inserting `text` at (line, col); returns the cursor after it."""
+    position = {"line": line, "character": col}
+    client.notify(
+        "textDocument/didChange",
+        {
+            "textDocument": {"uri": uri, "version": version},
+            "contentChanges": [{"range": {"start": position, "end": position}, "text": text}],
+        },
+    )
+    newlines = text.count("\n")
+    return (line + newlines, len(text) - text.rfind("\n") - 1) if newlines else (line, col + len(text))
+
+
+async def replay(
+    client: LspClient, body: Body, cps: float, line_pause: float, result: VariantResult, accept: bool = False
+) -> None:
+    """Type `body.body` into the document; every keystroke triggers an automatic request.
+
+    With `accept`, the user presses Tab whenever the ghost text on screen is exactly what they were
+    about to type (an oracle user): the suggestion is inserted in one edit and the next request's
+    latency is what they wait for the following suggestion.
+    """
     uri = body.path.resolve().as_uri()
     client.notify(
         "textDocument/didOpen",
@@ -175,18 +206,26 @@ async def replay(client: LspClient, body: Body, cps: float, line_pause: float, r
     screen = Screen(result)
     line, col, version = body.insert_line, 0, 1
     pending: tuple[int, asyncio.Future[Any]] | None = None
-    for char in body.body:
+    at = 0
+    while at < len(body.body):
+        shown = screen.shown
+        accepting = accept and bool(shown) and body.body.startswith(shown, at)
+        text = shown if accepting else body.body[at]
         version += 1
-        position = {"line": line, "character": col}
-        client.notify(
-            "textDocument/didChange",
-            {
-                "textDocument": {"uri": uri, "version": version},
-                "contentChanges": [{"range": {"start": position, "end": position}, "text": char}],
-            },
-        )
+        line, col = send_insert(client, uri, version, line, col, text)
+        at += len(text)
+        if accepting:
+            result.accepted += 1
+            result.accepted_chars += len(text)
+            screen.shown = ""
+            pending = client.send_request(
+                "textDocument/inlineCompletion", inline_params(uri, line, col, False)
+            )
+            screen.track(pending[0], pending[1], False, after_accept=True)
+            await asyncio.sleep(1 / cps)
+            continue
+        char = text
         eligible = screen.typed(char)
-        line, col = (line + 1, 0) if char == "\n" else (line, col + 1)
         if pending is not None and not pending[1].done():
             client.cancel(pending[0])
             result.cancelled += 1
@@ -216,7 +255,13 @@ async def measure_overhead(client: LspClient, uri: str, line: int, col: int, res
 
 
 async def run_variant(
-    name: str, options: dict[str, Any], bodies: list[Body], root: Path, cps: float, line_pause: float
+    name: str,
+    options: dict[str, Any],
+    bodies: list[Body],
+    root: Path,
+    cps: float,
+    line_pause: float,
+    accept: bool = False,
 ) -> VariantResult:
     result = VariantResult(name)
     cache = tempfile.mkdtemp(prefix="smallcode-latency-")
@@ -227,7 +272,7 @@ async def run_variant(
         client.notify("initialized", {})
         await wait_ready(client)
         for body in bodies:
-            await replay(client, body, cps, line_pause, result)
+            await replay(client, body, cps, line_pause, result, accept)
             print(f"  {name}: {body.path.name}:{body.name} typed", file=sys.stderr)
         result.status = await client.request("workspace/executeCommand", {"command": "smallcode.status"})
         result.peak_rss_mb = peak_rss_mb(client.process.pid)
@@ -259,6 +304,12 @@ def summarize(result: VariantResult) -> dict[str, Any]:
         "server_overhead_p50_ms": round(percentile(result.overhead_ms, 0.5), 2),
         "peak_rss_mb": round(result.peak_rss_mb, 1),
         "decode_tokens_per_s": (result.status.get("lastCompletion") or {}).get("decodeTokensPerSecond"),
+        "accepted": result.accepted,
+        "accepted_chars": result.accepted_chars,
+        "after_accept_p50_ms": round(percentile(result.after_accept_ms, 0.5), 1),
+        "after_accept_p95_ms": round(percentile(result.after_accept_ms, 0.95), 1),
+        "prefetch_ready": result.status.get("requests", {}).get("completion.prefetchReady", 0),
+        "prefetch_joined": result.status.get("requests", {}).get("completion.prefetchJoined", 0),
         "explicit_outputs": result.explicit_outputs,
     }
 
@@ -288,6 +339,10 @@ def main() -> None:
     parser.add_argument("--variants", default="off,promptLookup", help="speculative modes to compare")
     parser.add_argument("--kv", default="f16", help="KV cache types to compare, e.g. f16,q8_0")
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument(
+        "--accept", action="store_true", help="press Tab whenever the ghost text is exactly what comes next"
+    )
+    parser.add_argument("--prefetch", default="on", help="completion.prefetch values to compare, e.g. on,off")
     parser.add_argument("--json", default=str(REPO / "clients/bench/results/latency.json"))
     args = parser.parse_args()
     if args.model is None:
@@ -303,20 +358,22 @@ def main() -> None:
         for b in bodies
     ]
     rows = []
-    for kv in args.kv.split(","):
-        for mode in args.variants.split(","):
-            options = {
-                "model": {"path": args.model, "kvCacheType": kv},
-                "speculative": {"mode": mode},
-                "completion": {"maxTokens": args.max_tokens, "debounceMs": 75},
-            }
-            name = f"{mode}/{kv}"
-            print(f"variant {name}", file=sys.stderr)
-            rows.append(
-                summarize(
-                    asyncio.run(run_variant(name, options, bodies, workspace, args.cps, args.line_pause))
-                )
-            )
+    variants = [
+        (kv, mode, prefetch)
+        for kv in args.kv.split(",")
+        for mode in args.variants.split(",")
+        for prefetch in args.prefetch.split(",")
+    ]
+    for kv, mode, prefetch in variants:
+        options = {
+            "model": {"path": args.model, "kvCacheType": kv},
+            "speculative": {"mode": mode},
+            "completion": {"maxTokens": args.max_tokens, "debounceMs": 75, "prefetch": prefetch == "on"},
+        }
+        name = f"{mode}/{kv}" + (f"/prefetch-{prefetch}" if "," in args.prefetch else "")
+        print(f"variant {name}", file=sys.stderr)
+        run = run_variant(name, options, bodies, workspace, args.cps, args.line_pause, args.accept)
+        rows.append(summarize(asyncio.run(run)))
     print(
         f"package {args.package} {importlib.metadata.version(args.package)}; {len(bodies)} functions; "
         f"{args.cps} chars/s"

@@ -27,7 +27,7 @@ from smallcode_lsp.context.imports import FileImports, ImportCache, evidence_tie
 from smallcode_lsp.context.lexical import LexicalIndex, head_lines
 from smallcode_lsp.context.recent import RecentChunks
 from smallcode_lsp.context.retrieve import Snippet, identifier_counts, identifiers_near_cursor
-from smallcode_lsp.context.skeleton import snippet_text
+from smallcode_lsp.context.skeleton import flush_left, snippet_text
 from smallcode_lsp.context.tokens import jaccard, token_set
 from smallcode_lsp.context.window import LineRange, in_window
 from smallcode_lsp.index.chunker import Chunk
@@ -38,7 +38,9 @@ _DEFINITIONS_SHARE = 0.45
 _RECENT_SHARE = 0.55
 _IMPORTED_SHARE = 0.7
 # A name with more unrelated definitions than this, and no import evidence, is too ambiguous to help.
-_AMBIGUOUS = 6
+_AMBIGUOUS = 2
+# How many of the nearest names' definitions are shown as full skeletons (the rest as signatures).
+_FULL_DEFINITIONS = 2
 _WINDOW_BEFORE = 60
 _WINDOW_AFTER = 10
 
@@ -68,6 +70,16 @@ def default_import_cache(roots: Sequence[str]) -> ImportCache:
     return cache
 
 
+def _top_directory(path: str, roots: Sequence[str]) -> str:
+    """The first directory under the workspace root that holds `path` (its top-level package)."""
+    for root in roots:
+        rel = os.path.relpath(path, root)
+        if not rel.startswith(".."):
+            head = rel.split(os.sep, 1)
+            return os.path.join(root, head[0]) if len(head) > 1 else root
+    return os.path.dirname(path)
+
+
 class _Picker:
     """Collects snippets in priority order, refusing repeats and near-repeats."""
 
@@ -81,6 +93,7 @@ class _Picker:
         self._tokens: list[frozenset[str]] = []
 
     def add(self, chunk: Chunk, text: str, reason: str) -> bool:
+        text = flush_left(text, chunk.start_col)
         if in_window(chunk, self.path, self.window) or language_family(chunk.path) != self.family:
             return False
         ranges = self._ranges.setdefault(chunk.path, [])
@@ -121,10 +134,20 @@ def _definitions(
             continue
         ranked = rank_definitions(name, candidates, path, imports)
         tier = evidence_tier(name, ranked[0], imports)
-        if tier == 3 and len(candidates) > _AMBIGUOUS:
-            continue
+        if tier >= 2:
+            # Nothing imports this very name. A method found by its name alone (`x.items`) is a guess
+            # among namesakes, and so is a definition in another top-level package: both mislead a
+            # small model more than they help. Keep unambiguous functions and types of this package.
+            home = _top_directory(path, index.roots)
+            ranked = [c for c in ranked if c.kind != "method" and _top_directory(c.path, index.roots) == home]
+            if not ranked or len(ranked) > _AMBIGUOUS:
+                continue
         for chunk in ranked[: 1 if tier <= 1 else 2]:
-            if picker.add(chunk, snippet_text(chunk.text, chunk.path, max_lines), f"definition of {name}"):
+            # The nearest names get a full skeleton; later ones their signature, so that one big
+            # class cannot take the whole budget.
+            full = added < _FULL_DEFINITIONS
+            text = snippet_text(chunk.text, chunk.path, max_lines if full else 6, compact=not full)
+            if picker.add(chunk, text, f"definition of {name}"):
                 added += 1
 
 
@@ -137,7 +160,11 @@ def _imported_definitions(
     limit: int,
     stop_at: float,
 ) -> None:
-    """Skeletons of workspace names the file imports (not whole modules), most used in the file first."""
+    """Signatures of workspace names the file imports (not whole modules), most used in the file first.
+
+    Compact (no bodies, no docstrings, a few lines) so that many fit: the name the user is about to
+    call is often one the file imports but the prompt window does not show yet.
+    """
     counts = identifier_counts(file_text)
     names = [
         local
@@ -158,7 +185,8 @@ def _imported_definitions(
         if not candidates:
             continue
         chunk = rank_definitions(local, candidates, picker.path, imports)[0]
-        if picker.add(chunk, snippet_text(chunk.text, chunk.path, max_lines), f"imported {local}"):
+        text = snippet_text(chunk.text, chunk.path, max_lines, compact=True)
+        if picker.add(chunk, text, f"imported {local}"):
             added += 1
 
 
@@ -176,10 +204,10 @@ def gather_snippets(
     window: LineRange | None = None,
     max_definitions: int = 8,
     max_recent: int = 3,
-    max_imported: int = 8,
-    max_imported_lines: int = 20,
+    max_imported: int = 16,
+    max_imported_lines: int = 6,
     max_lexical: int = 4,
-    max_snippet_lines: int = 60,
+    max_snippet_lines: int = 40,
     similarity: float = 0.9,
 ) -> list[Snippet]:
     """Cross-file snippets for a completion at `cursor_line` of `path`, best first.

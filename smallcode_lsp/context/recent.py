@@ -88,6 +88,11 @@ class RecentChunks:
             self.note_chunk(chunk, edited=edited)
         return chunk
 
+    def forget_views(self, path: str) -> None:
+        """Drop a file's viewed (never edited) entries: closing a file one only looked at ends the look."""
+        with self._lock:
+            self._entries = [e for e in self._entries if e.chunk.path != path or e.edited]
+
     def forget_file(self, path: str) -> None:
         """Drop a deleted or closed file's entries."""
         with self._lock:

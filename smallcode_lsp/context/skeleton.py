@@ -11,6 +11,7 @@ node of a function-like type with a `body` field is elided.
 
 from __future__ import annotations
 
+import textwrap
 from functools import lru_cache
 
 import tree_sitter
@@ -66,32 +67,58 @@ def _docstring(body: tree_sitter.Node, source: bytes) -> str | None:
     return "\n".join(kept) + "\n" + " " * string.start_point[1] + quote
 
 
-def _elisions(root: tree_sitter.Node, source: bytes, python: bool) -> list[tuple[int, int, bytes]]:
-    """(start, end, replacement) byte edits, outermost function bodies only, in source order."""
+def _elisions(
+    root: tree_sitter.Node, source: bytes, python: bool, docstrings: bool
+) -> list[tuple[int, int, bytes]]:
+    """(start, end, replacement) byte edits, outermost function bodies only, in source order.
+
+    A function chunk keeps the head of its docstring; the methods of a class chunk keep only their
+    signatures (a class's method list is its interface; their docstrings would crowd out the rest of
+    the context), and the class's own docstring is cut to its head.
+    """
     edits: list[tuple[int, int, bytes]] = []
+    top = root.named_children[0] if root.named_children else None
+    while top is not None and top.type == "decorated_definition":
+        top = top.child_by_field_name("definition")
     stack = [root]
     while stack:
         node = stack.pop()
         body = node.child_by_field_name("body") if node.type in _FUNCTION_NODES else None
         if body is not None:
             if python:
-                doc = _docstring(body, source)
+                doc = _docstring(body, source) if docstrings and node == top else None
                 indent = b"\n" + b" " * body.start_point[1]
                 keep = doc.encode("utf-8") + indent + b"..." if doc else b"..."
                 edits.append((body.start_byte, body.end_byte, keep))
             elif body.type in _BLOCK_BODIES:
                 edits.append((body.start_byte, body.end_byte, b"{ ... }"))
             continue  # anything nested in a body is elided with it
+        if python and node.type == "class_definition":
+            class_body = node.child_by_field_name("body")
+            first = class_body.named_children[0] if class_body and class_body.named_children else None
+            doc = _docstring(class_body, source) if class_body else None
+            if first is not None and doc is not None:
+                if docstrings:
+                    edits.append((first.start_byte, first.end_byte, doc.encode("utf-8")))
+                else:  # drop the docstring line and the blank lines after it
+                    end = first.end_byte
+                    while end < len(source) and source[end : end + 1] in (b"\n", b" ", b"\t", b"\r"):
+                        end += 1
+                    indent = first.start_point[1]  # delete whole lines: from the docstring's line start
+                    if end >= len(source):  # the docstring was the whole body
+                        edits.append((first.start_byte, first.end_byte, b"..."))
+                    else:
+                        edits.append((first.start_byte - indent, end - indent, b""))
         stack.extend(reversed(node.children))
     edits.sort()
     return edits
 
 
 @lru_cache(maxsize=4096)
-def _skeleton_cached(text: str, spec: LanguageSpec) -> str:
+def _skeleton_cached(text: str, spec: LanguageSpec, docstrings: bool) -> str:
     source = text.encode("utf-8")
     tree = _parser(spec).parse(source)
-    edits = _elisions(tree.root_node, source, spec.name == "python")
+    edits = _elisions(tree.root_node, source, spec.name == "python", docstrings)
     if not edits:
         return text
     out: list[bytes] = []
@@ -103,17 +130,43 @@ def _skeleton_cached(text: str, spec: LanguageSpec) -> str:
     return b"".join(out).decode("utf-8", errors="replace")
 
 
-def skeleton(text: str, path: str) -> str:
-    """`text` (a chunk of `path`) with function bodies elided; unchanged for unknown languages."""
+def skeleton(text: str, path: str, *, docstrings: bool = True) -> str:
+    """`text` (a chunk of `path`) with function bodies elided; unchanged for unknown languages.
+
+    Without `docstrings`, Python docstrings go too: just the signatures (the compact form used for
+    names that are merely imported, where many must fit the budget).
+    """
     spec = language_for_path(path)
     if spec is None:
         return text
-    return _skeleton_cached(text, spec)
+    return _skeleton_cached(text, spec, docstrings)
 
 
-def snippet_text(text: str, path: str, max_lines: int) -> str:
-    """What a definition looks like in a prompt: whole when short, else its skeleton, capped."""
-    if text.count("\n") >= SMALL_CHUNK_LINES:
+def flush_left(text: str, start_col: int) -> str:
+    """A chunk's text with its block indentation removed.
+
+    A chunk starts at its symbol's column, so a method's first line has lost the indentation that
+    its other lines still carry; shown as is, the body looks over-indented. The lost indentation is
+    put back (tabs when the file indents with tabs) and the common indentation then removed.
+    """
+    if start_col <= 0:
+        return text
+    rest = text.split("\n", 1)
+    if len(rest) == 1:
+        return text
+    later = next((line for line in rest[1].split("\n") if line.strip()), "")
+    unit = "\t" if later.startswith("\t") else " "
+    return textwrap.dedent(unit * start_col + text)
+
+
+def snippet_text(text: str, path: str, max_lines: int, *, compact: bool = False) -> str:
+    """What a definition looks like in a prompt: whole when short, else its skeleton, capped.
+
+    `compact`: always the bare signatures (no bodies, no docstrings), whatever the length.
+    """
+    if compact:
+        text = skeleton(text, path, docstrings=False)
+    elif text.count("\n") >= SMALL_CHUNK_LINES:
         text = skeleton(text, path)
     cut = -1
     for _ in range(max_lines):

@@ -29,6 +29,7 @@ class ContextSources:
     lexical: LexicalIndex
     imports: ImportCache
     _memory: dict[str, tuple[Hashable, float, PackedContext]] = field(default_factory=dict)
+    _cursor: tuple[str, int] | None = None  # (path, line) of the last completion request
 
     def remembered(self, path: str, key: Hashable) -> PackedContext | None:
         """The context chosen for this file and `key` (window, budget) moments ago.
@@ -56,6 +57,19 @@ class ContextSources:
         self.lexical.schedule_refresh(1.0)
         if path and not os.path.exists(path):
             self.recent.forget_file(path)
+
+    def cursor_moved(self, path: str, line: int) -> None:
+        """The user asked for a completion at `line` of `path`; leaving a file marks where they were
+        in it as recently viewed (LSP does not report viewports, so the last cursor stands in)."""
+        previous = self._cursor
+        if previous is not None and previous[0] != path:
+            self.recent.note_view(*previous)
+        self._cursor = (path, line)
+
+    def buffer_closed(self, path: str) -> None:
+        self.recent.forget_views(path)
+        if self._cursor is not None and self._cursor[0] == path:
+            self._cursor = None
 
     def buffer_edited(self, path: str, line: int) -> None:
         self.recent.note_edit(path, line)

@@ -69,6 +69,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
             if cancel.is_set():
                 ls.counters["completion.superseded"] += 1
                 return None
+        if ls.sources is not None:
+            ls.sources.cursor_moved(ls.path_of(uri), position.line)
         if prefetched is not None:
             ls.counters["completion.prefetchJoined"] += 1
             future = prefetched.future

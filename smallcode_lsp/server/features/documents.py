@@ -128,6 +128,8 @@ def register(server: SmallCodeServer) -> None:
         uri = params.text_document.uri
         cancel_pending_publish(ls, uri)
         ls.prefetcher.cancel(uri)
+        if ls.sources is not None:
+            ls.sources.buffer_closed(ls.path_of(uri))
         ls.cache.invalidate(uri)
         ls.pace.forget(uri)
         if ls.parsed.pop(uri, None) is not None and ls.index is not None:
