@@ -198,3 +198,29 @@ def test_imported_names_not_near_the_cursor_come_as_signatures(tmp_path: Path) -
     assert slug.text == 'def slugify(value, *, sep="-"):\n    ...'
     assert by_reason["imported shout"].text == "def shout(value):\n    ..."
     assert not any("namesake" in s.text for s in snippets)
+
+
+def test_attributes_of_outside_modules_are_not_looked_up(tmp_path: Path) -> None:
+    files = {
+        "pkg/__init__.py": "",
+        "pkg/nodes.py": "class List:\n    def __init__(self, items):\n        self.items = items\n",
+        "pkg/view.py": (
+            "import typing as t\nfrom . import nodes\n\n\ndef names(x) -> t.List[str]:\n    y = \n"
+        ),
+        "pkg/tree.py": "from . import nodes\n\n\ndef build(x):\n    return nodes.List(\n",
+    }
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
+    index.build()
+
+    def reasons(rel: str, line: int) -> list[str]:
+        text = files[rel]
+        before = text[: text.rindex("\n")]
+        return [
+            s.reason for s in gather_snippets(index, str(tmp_path / rel), before, "\n", line, deadline_s=1.0)
+        ]
+
+    assert "definition of List" not in reasons("pkg/view.py", 5)  # typing's List, not pkg.nodes.List
+    assert "definition of List" in reasons("pkg/tree.py", 4)  # nodes.List is the workspace's

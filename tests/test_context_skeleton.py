@@ -155,3 +155,12 @@ def test_compact_form_keeps_only_signatures() -> None:
     )
     only_doc = 'class Oops(Exception):\n    """Raised when it breaks."""'
     assert snippet_text(only_doc, "a.py", 6, compact=True) == "class Oops(Exception):\n    ..."
+
+
+def test_comment_lines_do_not_take_the_signatures_place() -> None:
+    cls = (
+        "class Cache:\n    # fast for small sizes\n    #: the capacity\n    size = 0\n\n"
+        "    def __init__(self, n):\n        self.n = n"
+    )
+    assert skeleton(cls, "a.py") == "class Cache:\n    size = 0\n\n    def __init__(self, n):\n        ..."
+    assert skeleton("int f(int a) {\n  // add\n  return a;\n}", "a.c") == "int f(int a) { ... }"

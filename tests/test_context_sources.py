@@ -20,3 +20,12 @@ def test_context_is_remembered_per_window_and_expires(tmp_path, monkeypatch):
     clock[0] += sources_module.CONTEXT_MEMORY_S + 1
     assert sources.remembered("/w/b.py", (16, 512)) is None  # too old
     index.close()
+
+
+def test_attribute_owners():
+    from smallcode_lsp.context.retrieve import attribute_owners
+
+    owners = attribute_owners("x: t.List[int] = nodes . List(a)\nitems = f().items\nList")
+    assert owners["List"] == {"t", "nodes", None}
+    assert owners["items"] == {None, "?"}
+    assert owners["x"] == {None}

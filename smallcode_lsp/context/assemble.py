@@ -26,7 +26,12 @@ from typing import Protocol
 from smallcode_lsp.context.imports import FileImports, ImportCache, evidence_tier, rank_definitions
 from smallcode_lsp.context.lexical import LexicalIndex, head_lines
 from smallcode_lsp.context.recent import RecentChunks
-from smallcode_lsp.context.retrieve import Snippet, identifier_counts, identifiers_near_cursor
+from smallcode_lsp.context.retrieve import (
+    Snippet,
+    attribute_owners,
+    identifier_counts,
+    identifiers_near_cursor,
+)
 from smallcode_lsp.context.skeleton import flush_left, snippet_text
 from smallcode_lsp.context.tokens import jaccard, token_set
 from smallcode_lsp.context.window import LineRange, in_window
@@ -41,6 +46,10 @@ _IMPORTED_SHARE = 0.7
 _AMBIGUOUS = 2
 # How many of the nearest names' definitions are shown as full skeletons (the rest as signatures).
 _FULL_DEFINITIONS = 2
+# Packing order: this many imported signatures, then this many similar chunks, then the rest.
+_IMPORTED_FIRST = 6
+_SIMILAR_FIRST = 2
+_OWNER_WINDOW = 2000  # the same span `identifiers_near_cursor` reads
 _WINDOW_BEFORE = 60
 _WINDOW_AFTER = 10
 
@@ -116,6 +125,7 @@ def _definitions(
     index: SnippetIndex,
     path: str,
     names: list[str],
+    owners: dict[str, set[str | None]],
     imports: FileImports,
     picker: _Picker,
     max_lines: int,
@@ -129,6 +139,8 @@ def _definitions(
             return
         if name in local_names and name not in imports.bindings:
             continue  # defined right here: another file's namesake would mislead
+        if _only_external_attribute(name, owners, imports):
+            continue  # `t.List` is typing's List, whatever the workspace calls List
         candidates = [c for c in index.definitions(imports.real_name(name)) if c.path != path]
         if not candidates:
             continue
@@ -149,6 +161,17 @@ def _definitions(
             text = snippet_text(chunk.text, chunk.path, max_lines if full else 6, compact=not full)
             if picker.add(chunk, text, f"definition of {name}"):
                 added += 1
+
+
+def _only_external_attribute(name: str, owners: dict[str, set[str | None]], imports: FileImports) -> bool:
+    """Whether every use of `name` near the cursor is an attribute of an imported module that lives
+    outside the workspace (`t.List` with `import typing as t`)."""
+    seen = owners.get(name)
+    if not seen or None in seen:
+        return False
+    return all(
+        owner in imports.bindings and not imports.source_files(owner) for owner in seen if owner is not None
+    )
 
 
 def _imported_definitions(
@@ -207,7 +230,7 @@ def gather_snippets(
     max_imported: int = 16,
     max_imported_lines: int = 6,
     max_lexical: int = 4,
-    max_snippet_lines: int = 40,
+    max_snippet_lines: int = 24,
     similarity: float = 0.9,
 ) -> list[Snippet]:
     """Cross-file snippets for a completion at `cursor_line` of `path`, best first.
@@ -227,10 +250,12 @@ def gather_snippets(
     file_imports = imports.get(path, text_before + text_after)
 
     names = identifiers_near_cursor(text_before, text_after)
+    owners = attribute_owners(text_before[-_OWNER_WINDOW:] + text_after[: _OWNER_WINDOW // 4])
     _definitions(
         index,
         path,
         names,
+        owners,
         file_imports,
         picker,
         max_snippet_lines,
@@ -267,4 +292,20 @@ def gather_snippets(
                     break
                 if picker.add(hit.chunk, hit.text, "similar code"):
                     added += 1
-    return picker.out
+    return _interleave(picker.out)
+
+
+def _interleave(snippets: list[Snippet]) -> list[Snippet]:
+    """Priority order for packing: definitions and recent edits, then the first few imported
+    signatures, then the best similar code, then the rest. Similar code (a sibling function written
+    the same way) often shows the pattern being typed better than the tenth imported signature."""
+    imported = [s for s in snippets if s.reason.startswith("imported")]
+    similar = [s for s in snippets if s.reason == "similar code"]
+    first = [s for s in snippets if s not in imported and s not in similar]
+    return (
+        first
+        + imported[:_IMPORTED_FIRST]
+        + similar[:_SIMILAR_FIRST]
+        + imported[_IMPORTED_FIRST:]
+        + similar[_SIMILAR_FIRST:]
+    )

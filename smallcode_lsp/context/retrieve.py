@@ -43,6 +43,27 @@ def identifier_counts(text: str) -> Counter[str]:
     return Counter(_IDENTIFIER.findall(text))
 
 
+def attribute_owners(text: str) -> dict[str, set[str | None]]:
+    """For each identifier in `text`, the names it is an attribute of (`t` for `t.List`); None marks
+    a bare use. Lets retrieval skip `t.List` (typing's) when the workspace defines its own `List`."""
+    owners: dict[str, set[str | None]] = {}
+    for m in _IDENTIFIER.finditer(text):
+        j = m.start() - 1
+        while j >= 0 and text[j] in " \t":
+            j -= 1
+        owner = None
+        if j >= 0 and text[j] == ".":
+            k = j - 1
+            while k >= 0 and text[k] in " \t":
+                k -= 1
+            end = k + 1
+            while k >= 0 and (text[k].isalnum() or text[k] == "_"):
+                k -= 1
+            owner = text[k + 1 : end] or "?"  # "?": the attribute of a call or subscript result
+        owners.setdefault(m.group(0), set()).add(owner)
+    return owners
+
+
 def identifiers_near_cursor(before: str, after: str, max_chars: int = 2000) -> list[str]:
     """Identifiers in the text around the cursor, nearest first, each once."""
     window = before[-max_chars:]

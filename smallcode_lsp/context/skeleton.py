@@ -119,15 +119,21 @@ def _skeleton_cached(text: str, spec: LanguageSpec, docstrings: bool) -> str:
     source = text.encode("utf-8")
     tree = _parser(spec).parse(source)
     edits = _elisions(tree.root_node, source, spec.name == "python", docstrings)
-    if not edits:
-        return text
     out: list[bytes] = []
     at = 0
     for start, end, replacement in edits:
         out += [source[at:start], replacement]
         at = end
     out.append(source[at:])
-    return b"".join(out).decode("utf-8", errors="replace")
+    return _without_comment_lines(b"".join(out).decode("utf-8", errors="replace"), spec.comment_prefix)
+
+
+def _without_comment_lines(text: str, prefix: str) -> str:
+    """Drops lines that hold only a comment: in a skeleton they cost lines that the signatures need
+    (a class's `#:` attribute notes can push its constructor past the line cap)."""
+    lines = text.split("\n")
+    kept = [line for line in lines if not line.lstrip().startswith(prefix)]
+    return text if len(kept) == len(lines) else "\n".join(kept)
 
 
 def skeleton(text: str, path: str, *, docstrings: bool = True) -> str:
