@@ -224,3 +224,20 @@ def test_attributes_of_outside_modules_are_not_looked_up(tmp_path: Path) -> None
 
     assert "definition of List" not in reasons("pkg/view.py", 5)  # typing's List, not pkg.nodes.List
     assert "definition of List" in reasons("pkg/tree.py", 4)  # nodes.List is the workspace's
+
+
+def test_same_file_definitions_outside_the_window_are_shown(tmp_path: Path) -> None:
+    filler = "\n".join(f"X{i} = {i}" for i in range(100))
+    text = (
+        "def normalize(path, sep='/'):\n    return path.replace(sep, '_')\n\n\n"
+        f"{filler}\n\n\ndef run(p):\n    q = normalize("
+    )
+    (tmp_path / "tool.py").write_text(text)
+    (tmp_path / "other.py").write_text("def normalize(x):\n    return 'a namesake'\n")
+    index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
+    index.build()
+    line = text.count("\n")
+    snippets = gather_snippets(index, str(tmp_path / "tool.py"), text, "", line, deadline_s=1.0)
+    found = [s for s in snippets if s.reason == "definition of normalize"]
+    assert [os.path.basename(s.path) for s in found] == ["tool.py"]
+    assert found[0].text.startswith("def normalize(path, sep='/'):")

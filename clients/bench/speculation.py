@@ -8,7 +8,10 @@ prompt is evaluated once before the timed runs, and tok/s counts decode time onl
 
 Targets: >= 2.0x on edit-like completions, >= 0.95x on fresh code, identical outputs.
 
-    python clients/bench/speculation.py [--model PATH] [--big PATH --draft PATH] [--tasks N]
+With `--stock`, the same tasks also run through stock llama-cpp-python (`create_completion`, plain
+and with its `LlamaPromptLookupDecoding`), so our tokens/s can be compared with the stock path's.
+
+    python clients/bench/speculation.py [--model PATH] [--big PATH --draft PATH] [--tasks N] [--stock]
 """
 
 from __future__ import annotations
@@ -212,6 +215,51 @@ def bench(engine: LocalEngine, tasks: list[Task], variants: list[str], max_draft
     return {"summary": summary, "tasks": rows}
 
 
+def stock_reference(model: Path, tasks: list[Task], threads: int) -> dict[str, Any]:
+    """The same tasks through stock llama-cpp-python (`create_completion`, greedy), plain and with its
+    own prompt-lookup drafter: the numbers the issue quotes, measured beside ours in this run."""
+    import llama_cpp
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+    quiet = {"n_ctx": 4096, "verbose": False, **({"n_threads": threads} if threads else {})}
+    variants = {
+        "stock": llama_cpp.Llama(str(model), **quiet),
+        "stock+lookup": llama_cpp.Llama(
+            str(model), draft_model=LlamaPromptLookupDecoding(num_pred_tokens=10), **quiet
+        ),
+    }
+    scratch = LocalEngine.load(model, context_size=4096, threads=threads)  # for identical prompts
+    rows = []
+    try:
+        for task in tasks:
+            prompt = scratch.fim_prompt(task.prefix, task.suffix, max_new_tokens=task.max_tokens)
+            row: dict[str, Any] = {"task": task.name, "kind": task.kind}
+            for name, llm in variants.items():
+                llm.create_completion(prompt, max_tokens=1, temperature=0.0)  # prompt evaluated, untimed
+                started = time.perf_counter()
+                out = llm.create_completion(prompt, max_tokens=task.max_tokens, temperature=0.0)
+                elapsed = time.perf_counter() - started
+                tokens = out["usage"]["completion_tokens"]
+                row[name] = {"tokens": tokens, "seconds": elapsed, "tok_per_s": tokens / elapsed}
+            rows.append(row)
+            print(
+                f"  {task.name:44} " + " ".join(f"{n}={row[n]['tok_per_s']:.1f}t/s" for n in variants),
+                file=sys.stderr,
+            )
+    finally:
+        scratch.close()
+        for llm in variants.values():
+            llm.close()
+    summary = {}
+    for kind in ("edit", "fresh"):
+        picked = [r for r in rows if r["kind"] == kind]
+        summary[kind] = {
+            n: sum(r[n]["tokens"] for r in picked) / max(sum(r[n]["seconds"] for r in picked), 1e-9)
+            for n in variants
+        }
+    return {"summary": summary, "tasks": rows}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="main model (default: the packaged 0.5B)")
@@ -222,6 +270,9 @@ def main() -> None:
     parser.add_argument("--big-tasks", type=int, default=4)
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--max-draft", type=int, default=8)
+    parser.add_argument(
+        "--stock", action="store_true", help="also run stock llama-cpp-python (plain and prompt lookup)"
+    )
     parser.add_argument("--json", default=str(REPO / "clients/bench/results/speculation.json"))
     args = parser.parse_args()
 
@@ -238,6 +289,16 @@ def main() -> None:
     finally:
         engine.close()
     print_table(f"{model.name}: off vs promptLookup", result["main"]["summary"])
+    if args.stock:
+        result["stock"] = stock_reference(model, tasks, args.threads)
+        print("\nSame tasks, tokens/s (prompt evaluated beforehand in every variant):")
+        print(f"{'kind':6} {'ours off':>9} {'ours lookup':>12} {'stock':>8} {'stock+lookup':>13}")
+        for kind, stock in result["stock"]["summary"].items():
+            ours = result["main"]["summary"][kind]
+            print(
+                f"{kind:6} {ours['off']['tok_per_s']:9.2f} {ours['promptLookup']['tok_per_s']:12.2f} "
+                f"{stock['stock']:8.2f} {stock['stock+lookup']:13.2f}"
+            )
 
     if args.big:
         draft = Path(args.draft) if args.draft else model

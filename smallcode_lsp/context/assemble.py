@@ -26,12 +26,7 @@ from typing import Protocol
 from smallcode_lsp.context.imports import FileImports, ImportCache, evidence_tier, rank_definitions
 from smallcode_lsp.context.lexical import LexicalIndex, head_lines
 from smallcode_lsp.context.recent import RecentChunks
-from smallcode_lsp.context.retrieve import (
-    Snippet,
-    attribute_owners,
-    identifier_counts,
-    identifiers_near_cursor,
-)
+from smallcode_lsp.context.retrieve import Snippet, attribute_owners, identifiers_near_cursor
 from smallcode_lsp.context.skeleton import flush_left, snippet_text
 from smallcode_lsp.context.tokens import jaccard, token_set
 from smallcode_lsp.context.window import LineRange, in_window
@@ -46,6 +41,7 @@ _IMPORTED_SHARE = 0.7
 _AMBIGUOUS = 2
 # How many of the nearest names' definitions are shown as full skeletons (the rest as signatures).
 _FULL_DEFINITIONS = 2
+_COMPACT_LINES = 6  # a signature-only snippet: header, constructor, a field or two
 # Packing order: this many imported signatures, then this many similar chunks, then the rest.
 _IMPORTED_FIRST = 6
 _SIMILAR_FIRST = 2
@@ -132,15 +128,23 @@ def _definitions(
     limit: int,
     stop_at: float,
 ) -> None:
-    local_names = {c.name for c in index.chunks_in_file(path)}
+    local: dict[str, list[Chunk]] = {}
+    for chunk in index.chunks_in_file(path):
+        if chunk.kind != "method":
+            local.setdefault(chunk.name, []).append(chunk)
     added = 0
     for name in names:
         if added >= limit or time.perf_counter() > stop_at:
             return
-        if name in local_names and name not in imports.bindings:
-            continue  # defined right here: another file's namesake would mislead
         if _only_external_attribute(name, owners, imports):
             continue  # `t.List` is typing's List, whatever the workspace calls List
+        if name in local and name not in imports.bindings:
+            # Defined in this file, outside the prompt window (the picker drops what the window
+            # shows): that definition, never another file's namesake.
+            chunk = local[name][0]
+            if picker.add(chunk, _definition_text(chunk, added, max_lines), f"definition of {name}"):
+                added += 1
+            continue
         candidates = [c for c in index.definitions(imports.real_name(name)) if c.path != path]
         if not candidates:
             continue
@@ -155,12 +159,16 @@ def _definitions(
             if not ranked or len(ranked) > _AMBIGUOUS:
                 continue
         for chunk in ranked[: 1 if tier <= 1 else 2]:
-            # The nearest names get a full skeleton; later ones their signature, so that one big
-            # class cannot take the whole budget.
-            full = added < _FULL_DEFINITIONS
-            text = snippet_text(chunk.text, chunk.path, max_lines if full else 6, compact=not full)
-            if picker.add(chunk, text, f"definition of {name}"):
+            if picker.add(chunk, _definition_text(chunk, added, max_lines), f"definition of {name}"):
                 added += 1
+
+
+def _definition_text(chunk: Chunk, shown: int, max_lines: int) -> str:
+    """The nearest names' definitions get a full skeleton; later ones just their signature, so that
+    one big class cannot take the whole budget."""
+    if shown < _FULL_DEFINITIONS:
+        return snippet_text(chunk.text, chunk.path, max_lines)
+    return snippet_text(chunk.text, chunk.path, _COMPACT_LINES, compact=True)
 
 
 def _only_external_attribute(name: str, owners: dict[str, set[str | None]], imports: FileImports) -> bool:
@@ -188,14 +196,14 @@ def _imported_definitions(
     Compact (no bodies, no docstrings, a few lines) so that many fit: the name the user is about to
     call is often one the file imports but the prompt window does not show yet.
     """
-    counts = identifier_counts(file_text)
     names = [
         local
         for local, binding in imports.bindings.items()
         if binding.name not in (None, "*") and imports.source_files(local)
     ]
-    # Stable sort: equally used names keep their import order.
-    names.sort(key=lambda local: -counts.get(local, 0))
+    # Substring counts (a few microseconds a name) rank well enough; stable sort keeps import order.
+    counts = {local: file_text.count(local) for local in names}
+    names.sort(key=lambda local: -counts[local])
     added = 0
     for local in names:
         if added >= limit or time.perf_counter() > stop_at:
@@ -228,9 +236,9 @@ def gather_snippets(
     max_definitions: int = 8,
     max_recent: int = 3,
     max_imported: int = 16,
-    max_imported_lines: int = 6,
+    max_imported_lines: int = _COMPACT_LINES,
     max_lexical: int = 4,
-    max_snippet_lines: int = 24,
+    max_snippet_lines: int = 14,
     similarity: float = 0.9,
 ) -> list[Snippet]:
     """Cross-file snippets for a completion at `cursor_line` of `path`, best first.

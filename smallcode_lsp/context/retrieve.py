@@ -7,7 +7,6 @@ Nearest identifiers come first: what was typed last is the best hint of what com
 from __future__ import annotations
 
 import re
-from collections import Counter
 from dataclasses import dataclass
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -36,11 +35,6 @@ class Snippet:
     # Where the text starts in its file (0-based); lets packing order snippets stably by position.
     start_line: int = 0
     end_line: int = 0
-
-
-def identifier_counts(text: str) -> Counter[str]:
-    """How often each identifier occurs in `text`: a file's most used imports are its likeliest next calls."""
-    return Counter(_IDENTIFIER.findall(text))
 
 
 def attribute_owners(text: str) -> dict[str, set[str | None]]:

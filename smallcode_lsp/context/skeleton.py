@@ -37,6 +37,8 @@ _FUNCTION_NODES = frozenset(
 _BLOCK_BODIES = frozenset({"statement_block", "block", "compound_statement", "constructor_body"})
 # Chunks this short are shown whole: their body is as cheap as a skeleton and often more telling.
 SMALL_CHUNK_LINES = 12
+# Source lines parsed per skeleton line shown (bodies are elided, so many source lines make one).
+_PARSED_LINES_PER_SHOWN = 8
 _DOC_LINES = 4
 
 
@@ -165,18 +167,23 @@ def flush_left(text: str, start_col: int) -> str:
     return textwrap.dedent(unit * start_col + text)
 
 
+def _head(text: str, lines: int) -> str:
+    cut = -1
+    for _ in range(lines):
+        cut = text.find("\n", cut + 1)
+        if cut < 0:
+            return text
+    return text[:cut]
+
+
 def snippet_text(text: str, path: str, max_lines: int, *, compact: bool = False) -> str:
     """What a definition looks like in a prompt: whole when short, else its skeleton, capped.
 
     `compact`: always the bare signatures (no bodies, no docstrings), whatever the length.
     """
-    if compact:
-        text = skeleton(text, path, docstrings=False)
-    elif text.count("\n") >= SMALL_CHUNK_LINES:
-        text = skeleton(text, path)
-    cut = -1
-    for _ in range(max_lines):
-        cut = text.find("\n", cut + 1)
-        if cut < 0:
-            return text
-    return text[:cut]
+    if compact or text.count("\n") >= SMALL_CHUNK_LINES:
+        # Only the head can reach the prompt, so only the head is parsed: a 1,000-line class costs
+        # what its first screenful does (a cut-off last member stays as text and is capped below).
+        head = _head(text, max(max_lines * _PARSED_LINES_PER_SHOWN, 40))
+        text = skeleton(head, path, docstrings=not compact)
+    return _head(text, max_lines)
