@@ -88,28 +88,29 @@ def _server():
         host=_ControlledHost(),
         path_of=lambda uri: "/ws/app.py",
         call_soon=lambda fn, *args: fn(*args),
+        loop=None,
     )
 
 
 def test_prefetch_survives_typing_along_and_dies_on_a_different_edit():
-    ls, prefetcher = _server(), Prefetcher()
+    ls, prefetcher = _server(), Prefetcher(idle_s=0)
     doc = "x = compute()\n"
     prefetcher.start(ls, "u", doc, 0, 12, "a, b)", 1)
     running = ls.host.futures[0]
-    prefetcher.document_changed("u", "x = compute(a)\n")  # typing the suggestion along
+    prefetcher.document_changed(ls, "u", "x = compute(a)\n")  # typing the suggestion along
     assert not running.cancelled()
-    prefetcher.document_changed("u", "x = compute(a, b)\n")  # accepted
-    claimed = prefetcher.claim("u", "x = compute(a, b)\n", 0, 17)
+    prefetcher.document_changed(ls, "u", "x = compute(a, b)\n")  # accepted
+    claimed = prefetcher.claim(ls, "u", "x = compute(a, b)\n", 0, 17)
     assert claimed is not None and claimed.future is running
 
     prefetcher.start(ls, "u", doc, 0, 12, "a, b)", 1)
-    prefetcher.document_changed("u", "x = compute(z)\n")  # something else
+    prefetcher.document_changed(ls, "u", "x = compute(z)\n")  # something else
     assert ls.host.futures[1].cancelled()
-    assert prefetcher.claim("u", "x = compute(a, b)\n", 0, 17) is None
+    assert prefetcher.claim(ls, "u", "x = compute(a, b)\n", 0, 17) is None
 
 
 def test_a_finished_prefetch_is_cached_without_replacing_the_suggestion_on_screen():
-    ls, prefetcher = _server(), Prefetcher()
+    ls, prefetcher = _server(), Prefetcher(idle_s=0)
     prefetcher.start(ls, "u", "x = compute()\n", 0, 12, "a, b)", 1)
     ls.host.futures[0].set_result(Suggestion(text="  # done", replace_chars=0, block=False))
     assert ls.counters["completion.prefetchReady"] == 1
@@ -120,3 +121,21 @@ def test_a_finished_prefetch_is_cached_without_replacing_the_suggestion_on_scree
     prefetcher.start(ls, "u", "y = 1\n", 0, 5, "0", 0)
     prefetcher.cancel_all()
     assert ls.host.futures[1].cancelled()
+
+
+async def test_a_prefetch_waits_for_a_pause_in_typing():
+    import asyncio
+
+    ls, prefetcher = _server(), Prefetcher(idle_s=0.2)
+    ls.loop = asyncio.get_running_loop()
+    prefetcher.start(ls, "u", "x = compute()\n", 0, 12, "a, b)", 1)
+    await asyncio.sleep(0.1)
+    prefetcher.document_changed(ls, "u", "x = compute(a)\n")  # typing along restarts the wait
+    await asyncio.sleep(0.15)
+    assert ls.host.futures == []  # 0.25 s after the start, but only 0.15 s after the last keystroke
+    await asyncio.sleep(0.15)
+    assert len(ls.host.futures) == 1
+    # A request for exactly the accepted text takes over a waiting prefetch and launches it at once.
+    prefetcher.start(ls, "v", "y = f()\n", 0, 6, "1)", 1)
+    claimed = prefetcher.claim(ls, "v", "y = f(1)\n", 0, 8)
+    assert claimed is not None and claimed.future is ls.host.futures[1]

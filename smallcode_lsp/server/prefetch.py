@@ -10,6 +10,7 @@ real requests always come first.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from concurrent.futures import Future
@@ -33,13 +34,21 @@ class Prefetch:
     line: int  # cursor after acceptance
     column: int
     cancel: threading.Event
-    future: Future[Suggestion | None]
+    request: CompletionRequest
+    future: Future[Suggestion | None] | None = None  # None until launched
+    timer: asyncio.TimerHandle | None = None
 
 
 class Prefetcher:
-    """At most one prefetch per document; all state is touched on the event loop only."""
+    """At most one prefetch per document; all state is touched on the event loop only.
 
-    def __init__(self) -> None:
+    A prefetch waits for `idle_s` without edits to its document before it takes the model: while
+    the user types on, the two cores serve their keystrokes, not a guess. Typing along the
+    suggestion restarts the wait; anything else cancels it.
+    """
+
+    def __init__(self, idle_s: float = 0.3) -> None:
+        self.idle_s = idle_s
         self._by_uri: dict[str, Prefetch] = {}
 
     def start(
@@ -60,11 +69,25 @@ class Prefetcher:
             return
         new_line, new_column = accepted.cursor
         request = CompletionRequest(ls.path_of(uri), accepted.text, new_line, new_column, None)
-        settings, sources = ls.settings, ls.sources
-        cancel = threading.Event()
-        future = ls.host.run(lambda engine: Completer(engine, sources).complete(request, settings, cancel))
-        prefetch = Prefetch(uri, accepted, new_line, new_column, cancel, future)
+        prefetch = Prefetch(uri, accepted, new_line, new_column, threading.Event(), request)
         self._by_uri[uri] = prefetch
+        self._arm(ls, prefetch)
+
+    def _arm(self, ls: SmallCodeServer, prefetch: Prefetch) -> None:
+        if prefetch.timer is not None:
+            prefetch.timer.cancel()
+        if self.idle_s <= 0 or ls.loop is None or ls.loop.is_closed():
+            self._launch(ls, prefetch)
+        else:
+            prefetch.timer = ls.loop.call_later(self.idle_s, self._launch, ls, prefetch)
+
+    def _launch(self, ls: SmallCodeServer, prefetch: Prefetch) -> None:
+        if prefetch.future is not None or prefetch.cancel.is_set():
+            return
+        prefetch.timer = None
+        settings, sources, request, cancel = ls.settings, ls.sources, prefetch.request, prefetch.cancel
+        future = ls.host.run(lambda engine: Completer(engine, sources).complete(request, settings, cancel))
+        prefetch.future = future
         ls.counters["completion.prefetchStarted"] += 1
         future.add_done_callback(lambda _f: ls.call_soon(self._finished, ls, prefetch))
 
@@ -72,7 +95,7 @@ class Prefetcher:
         if self._by_uri.get(prefetch.uri) is prefetch:
             del self._by_uri[prefetch.uri]
         future = prefetch.future
-        if prefetch.cancel.is_set() or future.cancelled() or future.exception() is not None:
+        if future is None or prefetch.cancel.is_set() or future.cancelled() or future.exception() is not None:
             return
         suggestion = future.result()
         if suggestion is None or not suggestion.text:
@@ -93,28 +116,38 @@ class Prefetcher:
         )
         ls.counters["completion.prefetchReady"] += 1
 
-    def claim(self, uri: str, text: str, line: int, column: int) -> Prefetch | None:
-        """The prefetch (running or just finished) for exactly this document and cursor, handed over
-        to a request."""
+    def claim(self, ls: SmallCodeServer, uri: str, text: str, line: int, column: int) -> Prefetch | None:
+        """The prefetch (waiting, running or just finished) for exactly this document and cursor,
+        handed over to a request; a waiting one is launched at once."""
         prefetch = self._by_uri.get(uri)
-        if prefetch is None or prefetch.cancel.is_set() or prefetch.future.cancelled():
+        if prefetch is None or prefetch.cancel.is_set():
+            return None
+        if prefetch.future is not None and prefetch.future.cancelled():
             return None
         if (prefetch.line, prefetch.column) != (line, column) or prefetch.accepted.text != text:
             return None
         del self._by_uri[uri]
+        self._launch(ls, prefetch)
         return prefetch
 
-    def document_changed(self, uri: str, text: str) -> None:
+    def document_changed(self, ls: SmallCodeServer, uri: str, text: str) -> None:
         """Keep the prefetch only while the buffer is still heading for the accepted text."""
         prefetch = self._by_uri.get(uri)
-        if prefetch is not None and not prefetch.accepted.reachable_from(text):
+        if prefetch is None:
+            return
+        if not prefetch.accepted.reachable_from(text):
             self.cancel(uri)
+        elif prefetch.future is None:
+            self._arm(ls, prefetch)  # still typing: wait for the next pause
 
     def cancel(self, uri: str) -> None:
         prefetch = self._by_uri.pop(uri, None)
         if prefetch is not None:
             prefetch.cancel.set()
-            prefetch.future.cancel()  # not started yet: never runs
+            if prefetch.timer is not None:
+                prefetch.timer.cancel()
+            if prefetch.future is not None:
+                prefetch.future.cancel()  # not started yet: never runs
 
     def cancel_all(self) -> None:
         for uri in list(self._by_uri):

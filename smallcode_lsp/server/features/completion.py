@@ -59,7 +59,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     if previous is not None:
         previous.set()  # a newer request for the same document wins
     # The suggestion after an accepted one may already be under way: take it over.
-    prefetched = ls.prefetcher.claim(uri, text, position.line, column)
+    prefetched = ls.prefetcher.claim(ls, uri, text, position.line, column)
     cancel = ls.inflight[uri] = prefetched.cancel if prefetched else threading.Event()
     try:
         automatic = not explicit and prefetched is None
@@ -73,6 +73,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
             ls.sources.cursor_moved(ls.path_of(uri), position.line)
         if prefetched is not None:
             ls.counters["completion.prefetchJoined"] += 1
+            assert prefetched.future is not None  # claim() launches it
             future = prefetched.future
         else:
             ls.prefetcher.cancel_all()  # a real request goes first

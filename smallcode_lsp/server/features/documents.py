@@ -97,7 +97,7 @@ def register(server: SmallCodeServer) -> None:
         if stale is not None:
             stale.set()  # the model must not keep working on an old version of this document
         if uri in ls.workspace.text_documents:
-            ls.prefetcher.document_changed(uri, ls.workspace.get_text_document(uri).source)
+            ls.prefetcher.document_changed(ls, uri, ls.workspace.get_text_document(uri).source)
         document = ls.parsed.get(uri)
         if document is None:
             return
