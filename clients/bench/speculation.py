@@ -273,6 +273,36 @@ def stock_reference(model: Path, tasks: list[Task], threads: int) -> dict[str, A
     return {"summary": summary, "tasks": rows, "failed": failed}
 
 
+def batch_cost(engine: LocalEngine, sizes: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)) -> dict[int, float]:
+    """Median seconds to evaluate a batch of b tokens with logits for every row (what verifying a
+    b-1 token draft costs), after a 600-token prompt. The ratio to b=1 bounds any speculation:
+    even a draft that is always right gains at most b / cost(b)."""
+    from smallcode_lsp.engine.speculative import Verifier
+
+    llama = engine._llama
+    import llama_cpp
+
+    prompt = engine.tokenize(Path(__file__).read_text(encoding="utf-8"))[:600]
+    engine.generate(prompt, max_tokens=1)
+    base = llama.n_tokens
+    verifier = Verifier(llama, llama_cpp, max(sizes))
+    out: dict[int, float] = {}
+    try:
+        for size in sizes:
+            times = []
+            for _ in range(9):
+                llama.n_tokens = base
+                started = time.perf_counter()
+                verifier.evaluate(prompt[100 : 100 + size])
+                times.append(time.perf_counter() - started)
+                verifier.truncate(base)
+            out[size] = statistics.median(times)
+    finally:
+        verifier.close()
+        llama.n_tokens = 0  # the cache no longer matches input_ids exactly: start clean next time
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="main model (default: the packaged 0.5B)")
@@ -299,8 +329,16 @@ def main() -> None:
     engine = LocalEngine.load(model, context_size=4096, threads=args.threads)
     try:
         result["main"] = bench(engine, tasks, ["off", "promptLookup"], args.max_draft)
+        costs = batch_cost(engine)
     finally:
         engine.close()
+    result["batch_cost_s"] = costs
+    print("\nverification batch cost (logits for every row) relative to one token:")
+    for size, seconds in costs.items():
+        print(
+            f"  batch {size:3d}: {seconds * 1000:8.1f} ms  {seconds / costs[1]:6.2f}x  "
+            f"per token {seconds / costs[1] / size:.2f}  ceiling {size / (seconds / costs[1]):.2f}x"
+        )
     print_table(f"{model.name}: off vs promptLookup", result["main"]["summary"])
     if args.stock:
         result["stock"] = stock_reference(model, tasks, args.threads)
