@@ -2,13 +2,16 @@
 
 Sources, in priority order (earlier ones are more precise, later ones fill the remaining budget):
 
-1. definitions of identifiers near the cursor, ranked by the current file's imports;
+1. definitions of identifiers near the cursor: the current file's own (outside the prompt window)
+   first, else other files' ranked by the current file's imports; namesakes without evidence
+   (a method matched by name, another package's symbol, `t.List` of an outside module) are skipped;
 2. chunks the developer recently edited or viewed;
 3. the other workspace names the current file imports, most used first: the callee of the line
-   being typed is usually among them even when nothing near the cursor mentions it yet;
+   being typed is often among them even when nothing near the cursor mentions it yet;
 4. lexically similar chunks (BM25 over the workspace).
 
-Definitions (sources 1 and 3) are shown as signature skeletons unless short (see `skeleton`).
+Definitions (sources 1 and 3) are shown as signature skeletons unless short (see `skeleton`); the
+packing order interleaves the best similar code with the imported signatures (`_interleave`).
 
 Each source gets a share of the deadline and stops when its share is spent, so the total stays
 within `deadline_s` even on a huge workspace. Results are de-duplicated by position (same chunk, or
