@@ -40,12 +40,18 @@ FILES = {
 }
 
 
-def setup(tmp_path: Path) -> tuple[WorkspaceIndex, str, str, str]:
-    for rel, text in FILES.items():
+def build_index(tmp_path: Path, files: dict[str, str]) -> WorkspaceIndex:
+    """Write `files` (relative path -> text) under `tmp_path` and index them."""
+    for rel, text in files.items():
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text)
     index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
     index.build()
+    return index
+
+
+def setup(tmp_path: Path) -> tuple[WorkspaceIndex, str, str, str]:
+    index = build_index(tmp_path, FILES)
     path = str(tmp_path / "app/views.py")
     lines = FILES["app/views.py"].split("\n")
     before = "\n".join(lines[:6]) + "\n    return render_revenue"
@@ -181,11 +187,7 @@ def test_imported_names_not_near_the_cursor_come_as_signatures(tmp_path: Path) -
             "def link(page):\n    target = \n"
         ),
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
-    index.build()
+    index = build_index(tmp_path, files)
     path = str(tmp_path / "pkg/page.py")
     text = files["pkg/page.py"]
     cursor_line = text.count("\n") - 1  # `    target = ` : nothing near it names a callee
@@ -209,11 +211,7 @@ def test_attributes_of_outside_modules_are_not_looked_up(tmp_path: Path) -> None
         ),
         "pkg/tree.py": "from . import nodes\n\n\ndef build(x):\n    return nodes.List(\n",
     }
-    for name, text in files.items():
-        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
-        (tmp_path / name).write_text(text)
-    index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
-    index.build()
+    index = build_index(tmp_path, files)
 
     def reasons(rel: str, line: int) -> list[str]:
         text = files[rel]
@@ -232,10 +230,9 @@ def test_same_file_definitions_outside_the_window_are_shown(tmp_path: Path) -> N
         "def normalize(path, sep='/'):\n    return path.replace(sep, '_')\n\n\n"
         f"{filler}\n\n\ndef run(p):\n    q = normalize("
     )
-    (tmp_path / "tool.py").write_text(text)
-    (tmp_path / "other.py").write_text("def normalize(x):\n    return 'a namesake'\n")
-    index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
-    index.build()
+    index = build_index(
+        tmp_path, {"tool.py": text, "other.py": "def normalize(x):\n    return 'a namesake'\n"}
+    )
     line = text.count("\n")
     snippets = gather_snippets(index, str(tmp_path / "tool.py"), text, "", line, deadline_s=1.0)
     found = [s for s in snippets if s.reason == "definition of normalize"]

@@ -258,7 +258,8 @@ def gather_snippets(
     picker = _Picker(path, window, similarity)
     if imports is None:
         imports = default_import_cache(getattr(index, "roots", ()))
-    file_imports = imports.get(path, text_before + text_after)
+    file_text = text_before + text_after  # the whole document when the caller passes it all
+    file_imports = imports.get(path, file_text)
 
     names = identifiers_near_cursor(text_before, text_after)
     owners = attribute_owners(text_before[-_OWNER_WINDOW:] + text_after[: _OWNER_WINDOW // 4])
@@ -285,7 +286,7 @@ def gather_snippets(
         _imported_definitions(
             index,
             file_imports,
-            text_before + text_after,
+            file_text,
             picker,
             max_imported_lines,
             max_imported,
@@ -310,9 +311,16 @@ def _interleave(snippets: list[Snippet]) -> list[Snippet]:
     """Priority order for packing: definitions and recent edits, then the first few imported
     signatures, then the best similar code, then the rest. Similar code (a sibling function written
     the same way) often shows the pattern being typed better than the tenth imported signature."""
-    imported = [s for s in snippets if s.reason.startswith("imported")]
-    similar = [s for s in snippets if s.reason == "similar code"]
-    first = [s for s in snippets if s not in imported and s not in similar]
+    first: list[Snippet] = []
+    imported: list[Snippet] = []
+    similar: list[Snippet] = []
+    for snippet in snippets:
+        if snippet.reason.startswith("imported"):
+            imported.append(snippet)
+        elif snippet.reason == "similar code":
+            similar.append(snippet)
+        else:
+            first.append(snippet)
     return (
         first
         + imported[:_IMPORTED_FIRST]

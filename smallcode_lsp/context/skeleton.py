@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import tree_sitter
 
+from smallcode_lsp.context.lexical import head_lines
 from smallcode_lsp.index.chunker import _parser
 from smallcode_lsp.index.languages import LanguageSpec, language_for_path
 
@@ -167,15 +168,6 @@ def flush_left(text: str, start_col: int) -> str:
     return textwrap.dedent(unit * start_col + text)
 
 
-def _head(text: str, lines: int) -> str:
-    cut = -1
-    for _ in range(lines):
-        cut = text.find("\n", cut + 1)
-        if cut < 0:
-            return text
-    return text[:cut]
-
-
 def snippet_text(text: str, path: str, max_lines: int, *, compact: bool = False) -> str:
     """What a definition looks like in a prompt: whole when short, else its skeleton, capped.
 
@@ -184,6 +176,6 @@ def snippet_text(text: str, path: str, max_lines: int, *, compact: bool = False)
     if compact or text.count("\n") >= SMALL_CHUNK_LINES:
         # Only the head can reach the prompt, so only the head is parsed: a 1,000-line class costs
         # what its first screenful does (a cut-off last member stays as text and is capped below).
-        head = _head(text, max(max_lines * _PARSED_LINES_PER_SHOWN, 40))
+        head = head_lines(text, max(max_lines * _PARSED_LINES_PER_SHOWN, 40))
         text = skeleton(head, path, docstrings=not compact)
-    return _head(text, max_lines)
+    return head_lines(text, max_lines)

@@ -54,8 +54,8 @@ class SmallCodeServer(LanguageServer):
         self.inflight: dict[str, threading.Event] = {}
         self.last_completion: dict[str, Any] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
-        # uri -> (timer, edited line) of an index update waiting for a pause in typing.
         self.prefetcher = Prefetcher()
+        # uri -> (timer, edited line) of an index update waiting for a pause in typing.
         self.pending_publish: dict[str, tuple[asyncio.TimerHandle, int | None]] = {}
 
     # --- messages to the user -------------------------------------------------------------

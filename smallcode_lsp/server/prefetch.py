@@ -122,8 +122,6 @@ class Prefetcher:
         prefetch = self._by_uri.get(uri)
         if prefetch is None or prefetch.cancel.is_set():
             return None
-        if prefetch.future is not None and prefetch.future.cancelled():
-            return None
         if (prefetch.line, prefetch.column) != (line, column) or prefetch.accepted.text != text:
             return None
         del self._by_uri[uri]

@@ -37,11 +37,9 @@ def _publish(ls: SmallCodeServer, document: ParsedDocument, edited_line: int | N
 
 
 def _schedule_publish(ls: SmallCodeServer, uri: str, edited_line: int | None) -> None:
-    pending = ls.pending_publish.pop(uri, None)
-    if pending is not None:
-        pending[0].cancel()
-        if edited_line is None:
-            edited_line = pending[1]
+    pending_line = cancel_pending_publish(ls, uri)
+    if edited_line is None:
+        edited_line = pending_line
     if ls.loop is None or ls.loop.is_closed():
         _publish_now(ls, uri, edited_line)
         return
@@ -68,10 +66,13 @@ def flush_pending_publishes(ls: SmallCodeServer, except_uri: str | None = None) 
         _publish_now(ls, uri, edited_line)
 
 
-def cancel_pending_publish(ls: SmallCodeServer, uri: str) -> None:
+def cancel_pending_publish(ls: SmallCodeServer, uri: str) -> int | None:
+    """Drop the index update waiting for `uri`; returns the edited line it carried."""
     pending = ls.pending_publish.pop(uri, None)
-    if pending is not None:
-        pending[0].cancel()
+    if pending is None:
+        return None
+    pending[0].cancel()
+    return pending[1]
 
 
 def register(server: SmallCodeServer) -> None:
