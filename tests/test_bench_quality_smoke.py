@@ -9,8 +9,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from clients.bench import quality
-from clients.bench.quality_tasks import FALLBACK_PROBLEMS, fill, humaneval_task, make_hole, without_comment
+from clients.bench.quality_tasks import (
+    FALLBACK_PROBLEMS,
+    fill,
+    first_statement,
+    humaneval_task,
+    make_hole,
+    without_comment,
+)
 from clients.bench.sandbox_run import humaneval_program, run_program
 
 
@@ -60,6 +69,19 @@ def test_apply_item_uses_the_range() -> None:
     assert applied["completed"] == "x = g(2)\ny = 2\n"
     assert quality.apply_item(hole, [])["completed"] == hole.text
     assert without_comment("f(x)  # note") == "f(x)"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("f(a, b)  # note\nnext()", "f(a, b)"),
+        ("f(\n    a,\n    b,\n) from e\nnext()", "f(a, b) from e"),
+        ("f(\n    a,", "f("),  # never closed
+        ("x = [1, 2]", "x = [1, 2]"),
+    ],
+)
+def test_first_statement_joins_a_call_spread_over_lines(text, expected) -> None:
+    assert first_statement(text) == expected
 
 
 def test_sandbox_passes_a_good_program() -> None:

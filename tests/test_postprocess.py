@@ -70,6 +70,55 @@ def test_single_line_stop_and_cut():
     assert pp.finalize("\nabc", cursor("x = "), block=False) == ""
 
 
+@pytest.mark.parametrize(
+    ("line", "comment", "expected"),
+    [
+        ('foo(a, "(", b', "#", 1),  # a bracket in a string does not count
+        ("x)  # (", "#", -1),  # nor one in a comment
+        ("total = a // (b", "#", 1),  # `//` is division in Python, not a comment
+        ("call(a, // (", "//", 1),  # but a comment in JavaScript
+        (r"f('\\', '\'(')", "#", 0),  # escaped quotes
+        ("{[()]}", "#", 0),
+    ],
+)
+def test_bracket_balance(line, comment, expected):
+    assert pp.bracket_balance(line, comment) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("abc\n", 3),
+        ("abc", None),  # not ended yet
+        ("Err(\n    msg,\n)\nnext()", 15),  # the line that closes the call ends it
+        ("Err(\n    msg,", None),
+        ("a, b)\nnext()", 5),  # closing a bracket opened before the cursor ends it too
+    ],
+)
+def test_statement_end(text, expected):
+    assert pp.statement_end(text) == expected
+
+
+def test_single_line_stop_waits_for_open_brackets_to_close():
+    stop = pp.stop_check(block=False)
+    assert not stop("Err(\n")
+    assert not stop("Err(\n    msg,\n")
+    assert stop("Err(\n    msg,\n)\n")
+    assert stop("Err(\n" + "    a,\n" * pp.MAX_STATEMENT_LINES)  # a runaway call is cut
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Err(\n    msg, lineno\n) from e\nnext()", "Err(\n    msg, lineno\n) from e"),
+        ("Err(\n    a,\n    b", "Err("),  # never closed: only the first line
+        ("Err(msg)\nmore()", "Err(msg)"),
+    ],
+)
+def test_single_line_keeps_the_first_statement(text, expected):
+    assert pp.finalize(text, cursor("raise "), block=False) == expected
+
+
 def test_block_stops_at_blank_run():
     assert pp.stop_check(block=True)("a\n\n\n")
     assert not pp.stop_check(block=True)("a\n\nb")

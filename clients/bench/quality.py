@@ -44,8 +44,8 @@ from clients.bench.quality_tasks import (  # noqa: E402
     copy_packages,
     crossfile_holes,
     fill,
+    first_statement,
     humaneval_tasks,
-    without_comment,
 )
 from clients.bench.sandbox_run import humaneval_program, run_program, runner  # noqa: E402
 from clients.lsp_client import LspClient  # noqa: E402
@@ -327,9 +327,8 @@ def humaneval_records(tasks: list[HumanEvalTask], variants: dict[str, list[dict[
 
 
 def score_crossfile(hole: CrossFileHole, text: str) -> dict[str, Any]:
-    first_line = text.split("\n", 1)[0]
-    expected = without_comment(hole.hole.expected)
-    got = without_comment(first_line)
+    expected = first_statement(hole.hole.expected)
+    got = first_statement(text)
     return {
         "text": text,
         "exact": got == expected,

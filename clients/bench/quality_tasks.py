@@ -22,6 +22,7 @@ import importlib.util
 import io
 import json
 import random
+import re
 import shutil
 import tokenize
 from collections import defaultdict
@@ -159,6 +160,28 @@ def without_comment(code: str) -> str:
     except (tokenize.TokenError, SyntaxError):
         pass
     return code.strip()
+
+
+def first_statement(text: str) -> str:
+    """The first statement of `text`, comments dropped and whitespace normalized.
+
+    A call whose arguments continue on the next lines counts as one statement, written on one line,
+    so `f(\n    a,\n)` and `f(a)` compare equal: the layout of a call is style, not correctness.
+    """
+    lines = text.split("\n")
+    kept: list[str] = []
+    depth = 0
+    for line in lines:
+        code = without_comment(line)
+        kept.append(code)
+        depth += sum(code.count(c) for c in "([{") - sum(code.count(c) for c in ")]}")
+        if depth <= 0:
+            break
+    else:
+        return without_comment(lines[0])  # never closed: judge the first line alone
+    joined = " ".join(part for part in kept if part)
+    joined = re.sub(r"([(\[{]) ", r"\1", joined)
+    return re.sub(r",? ([)\]}])", r"\1", joined)
 
 
 @dataclass(frozen=True)

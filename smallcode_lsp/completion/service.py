@@ -146,13 +146,17 @@ class Completer:
         first = max(0, (request.line - WINDOW_LINES_BEFORE) // WINDOW_LINE_STEP * WINDOW_LINE_STEP)
         before = "\n".join(lines[first : request.line] + [line_prefix])
         after = "\n".join([line_suffix] + lines[request.line + 1 : request.line + 1 + WINDOW_LINES_AFTER])
+        spec = language_for_path(request.path)
         cursor = postprocess.CursorContext(
-            line_prefix, line_suffix, tuple(lines[request.line + 1 : request.line + 4])
+            line_prefix,
+            line_suffix,
+            tuple(lines[request.line + 1 : request.line + 4]),
+            line_comment=spec.comment_prefix if spec else "#",
         )
         block = decide_block(
             cursor,
             settings.completion.multiline,
-            spec=language_for_path(request.path),
+            spec=spec,
             source=request.text,
             row=request.line,
             tree=request.tree,
@@ -167,7 +171,7 @@ class Completer:
             prompt,
             max_tokens=max_tokens,
             cancel=cancel,
-            should_stop=postprocess.stop_check(block),
+            should_stop=postprocess.stop_check(block, cursor.line_comment),
             speculation=settings.speculative.mode,
             max_draft_tokens=settings.speculative.max_draft_tokens,
         )

@@ -21,6 +21,7 @@ class CursorContext:
     line_prefix: str  # text of the cursor's line before the cursor
     line_suffix: str  # text of the cursor's line after the cursor
     next_lines: tuple[str, ...] = ()  # a few lines after the cursor's line
+    line_comment: str = "#"  # the language's line-comment marker, so brackets in comments are skipped
 
     @property
     def indent(self) -> str:
@@ -67,15 +68,61 @@ def heal_indentation(text: str, indent: str) -> str:
     return text[min(lead, len(indent)) :]
 
 
-def stop_check(block: bool) -> Callable[[str], bool]:
-    """Early stop while generating: a single-line suggestion ends at the first completed line."""
+MAX_STATEMENT_LINES = 8  # a call spread over more lines than this is cut back to its first line
+
+
+def bracket_balance(line: str, line_comment: str = "#") -> int:
+    """Brackets `line` opens minus those it closes, skipping string literals and a trailing comment."""
+    balance = 0
+    quote = ""
+    escaped = False
+    for i, ch in enumerate(line):
+        if quote:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == quote:
+                quote = ""
+        elif ch in "\"'`":
+            quote = ch
+        elif line_comment and line.startswith(line_comment, i):
+            break
+        elif ch in "([{":
+            balance += 1
+        elif ch in _CLOSERS:
+            balance -= 1
+    return balance
+
+
+def statement_end(text: str, line_comment: str = "#") -> int | None:
+    """Offset of the newline that ends the statement the suggestion starts, or None if not ended yet.
+
+    A line that leaves a bracket open (`raise Error(` before the arguments on the next lines) does not
+    end the statement: showing only `raise Error(` would leave the user to finish the call.
+    """
+    depth = 0
+    offset = 0
+    for line in text.split("\n")[:-1]:
+        depth += bracket_balance(line, line_comment)
+        offset += len(line)
+        if depth <= 0:
+            return offset
+        offset += 1
+    return None
+
+
+def stop_check(block: bool, line_comment: str = "#") -> Callable[[str], bool]:
+    """Early stop while generating: a single-line suggestion ends with its first complete statement."""
     if block:
         return _block_stop
 
-    def single_line(text: str) -> bool:
-        return "\n" in text.lstrip("\n") or (text.startswith("\n") and len(text) > 1)
+    def single_statement(text: str) -> bool:
+        if text.startswith("\n"):
+            return len(text) > 1
+        return statement_end(text, line_comment) is not None or text.count("\n") >= MAX_STATEMENT_LINES
 
-    return single_line
+    return single_statement
 
 
 def _block_stop(text: str) -> bool:
@@ -83,8 +130,14 @@ def _block_stop(text: str) -> bool:
     return "\n\n\n" in text
 
 
-def cut_single_line(text: str) -> str:
-    """Keep only the first line of the suggestion."""
+def cut_single_statement(text: str, cursor: CursorContext) -> str:
+    """Keep the first statement: its first line, plus the lines that close the brackets it opened.
+
+    A statement whose brackets never close within the text falls back to its first line.
+    """
+    end = statement_end(text, cursor.line_comment)
+    if end is not None:
+        return text[:end]
     return text.split("\n", 1)[0]
 
 
@@ -177,7 +230,7 @@ def replaced_suffix_length(text: str, cursor: CursorContext) -> int:
 
 def finalize(text: str, cursor: CursorContext, block: bool) -> str:
     """Apply every cutting rule in order; returns "" when nothing worth showing remains."""
-    text = cut_at_dedent(text, cursor) if block else cut_single_line(text)
+    text = cut_at_dedent(text, cursor) if block else cut_single_statement(text, cursor)
     if block:
         text = cut_unbalanced_closer(text, cursor)
         text = cut_suffix_overlap(text, cursor)
