@@ -69,6 +69,16 @@ class CloudSettings:
 
 
 @dataclass(frozen=True)
+class AgentSettings:
+    """Fix and test generation loops: bounded, and verified unless the user says otherwise."""
+
+    max_attempts: int = 3  # model turns per request, each checked in the sandbox
+    offer_unverified: bool = False  # apply a fix that no check confirmed (titled "unverified")
+    timeout_seconds: int = 60  # wall clock per sandbox run
+    max_tokens: int = 768  # answer length per model turn
+
+
+@dataclass(frozen=True)
 class Settings:
     model: ModelSettings = field(default_factory=ModelSettings)
     speculative: SpeculativeSettings = field(default_factory=SpeculativeSettings)
@@ -76,6 +86,7 @@ class Settings:
     context: ContextSettings = field(default_factory=ContextSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     cloud: CloudSettings = field(default_factory=CloudSettings)
+    agent: AgentSettings = field(default_factory=AgentSettings)
 
 
 class SettingsError(ValueError):
@@ -158,6 +169,10 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "cloud.confidenceThreshold": ("cloud", "confidence_threshold", _number),
     "cloud.timeoutMs": ("cloud", "timeout_ms", _positive_int(1, 600_000)),
     "cloud.neverSend": ("cloud", "never_send", _globs),
+    "agent.maxAttempts": ("agent", "max_attempts", _positive_int(1, 10)),
+    "agent.offerUnverified": ("agent", "offer_unverified", _bool),
+    "agent.timeoutSeconds": ("agent", "timeout_seconds", _positive_int(1, 3600)),
+    "agent.maxTokens": ("agent", "max_tokens", _positive_int(16, 8192)),
 }
 
 SETTING_NAMES: tuple[str, ...] = tuple(_SCHEMA)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from smallcode_lsp.engine.chat import ChatMessage, build_chat_prompt
 from smallcode_lsp.engine.fim import FimTemplate, detect_fim_template, fit_budget
 from smallcode_lsp.engine.llama_log import LOG_BRIDGE
 from smallcode_lsp.engine.model_file import ModelLoadError, check_gguf_file, physical_core_count
@@ -332,6 +333,38 @@ class LocalEngine:
                 accepted_tokens=result.accepted,
                 decode_seconds=now - decode_started,
             )
+
+    def chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        cancel: threading.Event | None = None,
+        speculation: str = "off",
+    ) -> Generation:
+        """The model's next assistant turn after `messages`, greedy (fix and tests requests)."""
+        head = [self.bos_id] if self.add_bos and self.bos_id >= 0 else []
+        prompt = build_chat_prompt(messages, tokenize=self.tokenize, token_id=self.token_id, head=head)
+        room = self.context_size - len(prompt.ids) - 1
+        if room < 16:
+            raise ValueError(
+                f"the request needs {len(prompt.ids)} prompt tokens; the {self.context_size}-token "
+                "context leaves no room for an answer (raise model.contextSize)"
+            )
+
+        def turn_ended(text: str) -> bool:
+            return any(stop in text for stop in prompt.stop)
+
+        generation = self.generate(
+            prompt.ids,
+            max_tokens=min(max_tokens, room),
+            cancel=cancel,
+            should_stop=turn_ended,
+            speculation=speculation,
+        )
+        for stop in prompt.stop:
+            generation.text = generation.text.split(stop, 1)[0]
+        return generation
 
     def _drafter(
         self, mode: str, prompt: list[int], cancelled: Callable[[], bool]

@@ -14,6 +14,7 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from smallcode_lsp import __version__
+from smallcode_lsp.agent.service import AgentService
 from smallcode_lsp.completion.cache import TypeThroughCache
 from smallcode_lsp.completion.pace import TypingPace
 from smallcode_lsp.config import Settings
@@ -55,6 +56,8 @@ class SmallCodeServer(LanguageServer):
         self.last_completion: dict[str, Any] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.prefetcher = Prefetcher()
+        self.agent: AgentService | None = None  # built on first use (see features/actions.py)
+        self.agent_key: tuple[Any, ...] | None = None
         # uri -> (timer, edited line) of an index update waiting for a pause in typing.
         self.pending_publish: dict[str, tuple[asyncio.TimerHandle, int | None]] = {}
 

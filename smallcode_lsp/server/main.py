@@ -13,10 +13,10 @@ from smallcode_lsp import __version__
 def build_server():
     """Create the server with every feature registered (importing pygls lazily keeps --version fast)."""
     from smallcode_lsp.server.app import SmallCodeServer
-    from smallcode_lsp.server.features import commands, completion, documents, lifecycle, symbols
+    from smallcode_lsp.server.features import actions, commands, completion, documents, lifecycle, symbols
 
     server = SmallCodeServer()
-    for feature in (lifecycle, documents, completion, symbols, commands):
+    for feature in (lifecycle, documents, completion, symbols, commands, actions):
         feature.register(server)
     return server
 

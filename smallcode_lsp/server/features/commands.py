@@ -40,7 +40,17 @@ def status(ls: SmallCodeServer) -> dict[str, Any]:
         "cache": {"hits": ls.cache.hits, "misses": ls.cache.misses},
         "promptReuse": _prompt_reuse(ls),
         "lastCompletion": ls.last_completion,
+        "agent": _agent_status(ls),
         "settings": config.to_dict(ls.settings),
+    }
+
+
+def _agent_status(ls: SmallCodeServer) -> dict[str, Any]:
+    """The sandbox's isolation once it has been probed (probing runs a process: not on every poll)."""
+    sandbox = ls.agent.sandbox if ls.agent is not None else None
+    probed = sandbox is not None and "isolation" in sandbox.__dict__
+    return {
+        "sandbox": sandbox.isolation.to_dict() if probed else "not started yet (starts with the first fix)"
     }
 
 

@@ -1,0 +1,153 @@
+""" "Fix this": generate a rewrite of the code around a diagnostic, verify it, feed failures back, repeat.
+
+A small model rarely fixes a bug in one shot, but it often does once it reads what went wrong with its
+first try. Nothing is offered until a rewrite passes every check that can run here (see `checks.py`);
+the result says which checks those were, so the editor's title can too.
+"""
+
+from __future__ import annotations
+
+import textwrap
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from smallcode_lsp.agent.checks import Checker, Outcome, Problem
+from smallcode_lsp.agent.target import Target, find_target
+from smallcode_lsp.engine.chat import ChatMessage, first_code_block
+from smallcode_lsp.index.languages import LanguageSpec
+
+# One model turn: the conversation so far in, the assistant's answer out.
+Generate = Callable[[Sequence[ChatMessage], threading.Event | None], str]
+
+SYSTEM = (
+    "You are an expert programmer who fixes bugs with the smallest correct change. "
+    "You answer with code only, in one fenced code block."
+)
+
+
+@dataclass
+class Attempt:
+    answer: str
+    outcome: Outcome | None  # None: the answer held no usable code
+
+
+@dataclass
+class FixResult:
+    verified: bool
+    target: Target
+    replacement: str | None  # the new text of the target's lines (the last try when unverified)
+    document: str | None  # the whole rewritten document
+    checks: tuple[str, ...] = ()
+    attempts: list[Attempt] = field(default_factory=list)
+    error: str = ""  # why nothing verified
+    cancelled: bool = False
+
+    @property
+    def title(self) -> str:
+        """What the editor shows: what was verified, or that nothing was."""
+        if self.verified:
+            tests = [c for c in self.checks if c.startswith("re-running ")]
+            if tests:
+                return f"Fix: verified by {tests[0]}"
+            return "Fix: verified by " + ", ".join(self.checks) if self.checks else "Fix"
+        return "Fix (unverified)"
+
+
+def fix_prompt(
+    relative_path: str,
+    language: str,
+    target: Target,
+    problem: Problem,
+    definitions: str = "",
+    test_output: str = "",
+) -> list[ChatMessage]:
+    fence = language.lower()
+    parts = [f"File: {relative_path}"]
+    if definitions.strip():
+        heading = "Definitions this code uses, from other parts of the project:"
+        parts.append(f"{heading}\n```{fence}\n{definitions.rstrip()}\n```")
+    parts.append(f"The code to fix:\n```{fence}\n{target.text}\n```")
+    where = problem.line - target.start + 1
+    source = f" (reported by {problem.source})" if problem.source else ""
+    code = f" [{problem.code}]" if problem.code else ""
+    parts.append(f"Problem at line {where} of that code{source}{code}: {problem.message}")
+    if test_output.strip():
+        parts.append(f"Test output:\n```\n{test_output.strip()[-1500:]}\n```")
+    parts.append(
+        "Rewrite the code to fix the problem. Keep its name, signature and everything that is not part "
+        "of the problem unchanged. Answer with the complete corrected code in one code block."
+    )
+    return [ChatMessage("system", SYSTEM), ChatMessage("user", "\n\n".join(parts))]
+
+
+def retry_message(error: str) -> ChatMessage:
+    return ChatMessage(
+        "user",
+        f"That does not work yet:\n```\n{error.strip()[-1500:]}\n```\n"
+        "Fix this too and answer with the complete corrected code in one code block.",
+    )
+
+
+def reindent(code: str, like: str) -> str:
+    """Give `code` the indentation of `like`'s first line (models drop a method's indentation)."""
+    first = next((line for line in like.split("\n") if line.strip()), "")
+    indent = first[: len(first) - len(first.lstrip())]
+    body = textwrap.dedent(code.rstrip("\n"))
+    return textwrap.indent(body, indent) if indent else body
+
+
+class Fixer:
+    def __init__(self, generate: Generate, checker: Checker, max_attempts: int = 3) -> None:
+        self.generate = generate
+        self.checker = checker
+        self.max_attempts = max(1, max_attempts)
+
+    def fix(
+        self,
+        document: str,
+        path: str,
+        relative_path: str,
+        spec: LanguageSpec | None,
+        problem: Problem,
+        *,
+        definitions: str = "",
+        test_output: str = "",
+        cancel: threading.Event | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> FixResult:
+        target = find_target(document, spec, path, problem.line)
+        language = spec.name if spec else ""
+        messages = fix_prompt(relative_path, language, target, problem, definitions, test_output)
+        result = FixResult(False, target, None, None)
+        for number in range(1, self.max_attempts + 1):
+            if cancel is not None and cancel.is_set():
+                result.cancelled = True
+                return result
+            if progress:
+                progress(f"attempt {number} of {self.max_attempts}: generating")
+            answer = self.generate(messages, cancel)
+            code = first_code_block(answer)
+            if code is None or not code.strip():
+                result.attempts.append(Attempt(answer, None))
+                result.error = "the model's answer held no code"
+                messages = [*messages, ChatMessage("assistant", answer), retry_message(result.error)]
+                continue
+            replacement = reindent(code, target.text)
+            rewritten = target.replace_in(document, replacement)
+            if rewritten == document:
+                result.attempts.append(Attempt(answer, None))
+                result.error = "the model returned the code unchanged"
+                messages = [*messages, ChatMessage("assistant", answer), retry_message(result.error)]
+                continue
+            if progress:
+                progress(f"attempt {number} of {self.max_attempts}: checking")
+            outcome = self.checker.verify(relative_path, document, rewritten, spec, problem, cancel)
+            result.attempts.append(Attempt(answer, outcome))
+            result.replacement, result.document = replacement, rewritten
+            if outcome.passed:
+                result.verified, result.checks, result.error = True, outcome.done, ""
+                return result
+            result.error = outcome.error
+            messages = [*messages, ChatMessage("assistant", answer), retry_message(outcome.error)]
+        return result

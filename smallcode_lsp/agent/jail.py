@@ -1,0 +1,203 @@
+"""The sandbox's launcher: run as a fresh `python -I` process, it fences itself in and then execs the command.
+
+Why a separate process instead of `preexec_fn`: the language server is multi-threaded, and code run
+between fork and exec in a threaded parent can deadlock. This script starts single-threaded, so it may
+call `unshare`, mount and fork freely.
+
+On Linux, when user namespaces are allowed, it enters new user, mount, network, PID and IPC namespaces:
+- the network namespace has only a loopback device, so nothing can leave the machine;
+- every mount except the work directory is remounted read-only, `/dev/shm` and `/proc` are fresh, and
+  the secret paths it is given (`~/.ssh`, `.env` files, ...) are covered by empty, unreadable mounts;
+- the command runs as a non-root user inside the namespace, so it holds no capabilities to undo this;
+- the command is PID 1 of its PID namespace, so when it ends the kernel kills every process it left.
+Resource limits (CPU seconds, address space, file size, processes, no core dumps) apply in every case.
+The kernel does not apply the process limit to root, so a root caller passes a `pids` cgroup to join.
+
+Usage: python -I jail.py CONFIG_JSON -- COMMAND... (exit status 125 + a `sandbox:` message on setup errors)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import os
+import sys
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWUSER = 0x10000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_NOATIME = 1024
+MS_NODIRATIME = 2048
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MS_RELATIME = 1 << 21
+MS_STRICTATIME = 1 << 24
+
+PR_SET_NO_NEW_PRIVS = 38
+SETUP_FAILED = 125
+INNER_ID = 1000  # the uid/gid the command has inside the namespace: not 0, so no capabilities survive exec
+
+# Flags a remount must keep: the kernel refuses to clear them on a mount inherited from the parent.
+_LOCKED_FLAGS = {
+    "nosuid": MS_NOSUID,
+    "nodev": MS_NODEV,
+    "noexec": MS_NOEXEC,
+    "noatime": MS_NOATIME,
+    "nodiratime": MS_NODIRATIME,
+    "relatime": MS_RELATIME,
+    "strictatime": MS_STRICTATIME,
+}
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _fail(message: str) -> None:
+    sys.stderr.write(f"sandbox: {message}\n")
+    sys.stderr.flush()
+    os._exit(SETUP_FAILED)
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str | None, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
+    _check(
+        _libc.mount(
+            source.encode() if source else None,
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {target}",
+    )
+
+
+def _write(path: str, text: str) -> None:
+    with open(path, "w", encoding="ascii") as handle:
+        handle.write(text)
+
+
+def _mounts() -> list[tuple[str, int]]:
+    """(mount point, flags to keep) of every mount, parents before children."""
+    points = []
+    with open("/proc/self/mountinfo", encoding="utf-8") as handle:
+        for line in handle:
+            fields = line.split()
+            point = fields[4].encode().decode("unicode_escape")  # octal escapes such as \040
+            flags = 0
+            for option in fields[5].split(","):
+                flags |= _LOCKED_FLAGS.get(option, 0)
+            points.append((point, flags))
+    return sorted(set(points), key=lambda item: item[0].count("/") if item[0] != "/" else 0)
+
+
+def _inside(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _enter_namespaces(workdir: str, hidden: list[str]) -> None:
+    uid, gid = os.getuid(), os.getgid()
+    _check(
+        _libc.unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | CLONE_NEWIPC),
+        "unshare",
+    )
+    _write("/proc/self/setgroups", "deny")
+    _write("/proc/self/uid_map", f"{INNER_ID} {uid} 1")
+    _write("/proc/self/gid_map", f"{INNER_ID} {gid} 1")
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _mount(workdir, workdir, None, MS_BIND | MS_REC)
+    for point, flags in _mounts():
+        if _inside(point, workdir) or _inside(point, "/proc"):
+            continue
+        try:
+            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
+        except OSError:
+            if point == "/":
+                raise
+    for shm in ("/dev/shm",):
+        if os.path.isdir(shm):
+            _mount("tmpfs", shm, "tmpfs", MS_NOSUID | MS_NODEV, "size=16m")
+    for path in hidden:
+        if not os.path.lexists(path) or _inside(workdir, path):
+            continue
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV, "size=4k,mode=000")
+        else:
+            _mount("/dev/null", path, None, MS_BIND)
+
+
+def _apply_limits(limits: dict[str, int]) -> None:
+    import resource
+
+    names = {
+        "cpu_seconds": resource.RLIMIT_CPU,
+        "memory_bytes": resource.RLIMIT_AS,
+        "file_bytes": resource.RLIMIT_FSIZE,
+        "processes": resource.RLIMIT_NPROC,
+    }
+    for key, which in names.items():
+        value = limits.get(key)
+        if value:
+            hard = value + 1 if key == "cpu_seconds" else value
+            resource.setrlimit(which, (value, hard))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def _run_as_init(command: list[str], config: dict) -> None:
+    """Fork the command as PID 1 of the new namespace and mirror its exit status."""
+    child = os.fork()
+    if child == 0:
+        # Without a fresh /proc the host's stays visible (read-only): not a reason to refuse the run.
+        with contextlib.suppress(OSError):
+            _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _exec(command, config)
+    _, status = os.waitpid(child, 0)
+    # A signal death is reported shell-style (128 + signal): the launcher cannot die of SIGKILL itself.
+    os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.waitstatus_to_exitcode(status))
+
+
+def _exec(command: list[str], config: dict) -> None:
+    try:
+        _apply_limits(config.get("limits", {}))
+        _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+        os.chdir(config["workdir"])
+        os.execve(command[0], command, config["env"])
+    except OSError as error:
+        _fail(f"cannot start {command[0]}: {error}")
+
+
+def main(argv: list[str]) -> None:
+    if len(argv) < 4 or argv[2] != "--":
+        _fail("usage: jail.py CONFIG_JSON -- COMMAND...")
+    config = json.loads(argv[1])
+    command = argv[3:]
+    if config.get("cgroup"):
+        try:
+            _write(os.path.join(config["cgroup"], "cgroup.procs"), str(os.getpid()))
+        except OSError as error:
+            _fail(f"cannot enter the process-limit cgroup: {error}")
+    if config.get("isolate"):
+        try:
+            _enter_namespaces(os.path.realpath(config["workdir"]), config.get("hidden", []))
+        except OSError as error:
+            _fail(f"isolation unavailable: {error}")
+        _run_as_init(command, config)
+    _exec(command, config)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

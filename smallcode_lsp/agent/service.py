@@ -1,0 +1,148 @@
+"""The agent services as the server and the CLI use them: no editor or protocol knowledge here.
+
+It owns the sandbox (one per session, probed once) and assembles what a fix needs from the workspace:
+the definitions the code uses and, for re-running a test, a copy of the project's Python files.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from smallcode_lsp.agent.checks import Checker, Problem
+from smallcode_lsp.agent.fix import Fixer, FixResult, Generate
+from smallcode_lsp.agent.sandbox import Sandbox, SandboxLimits
+from smallcode_lsp.agent.target import find_target
+from smallcode_lsp.config import AgentSettings, IndexSettings
+from smallcode_lsp.context.retrieve import identifiers_near_cursor
+from smallcode_lsp.context.skeleton import flush_left, snippet_text
+from smallcode_lsp.index.files import is_secret_path, iter_source_files
+from smallcode_lsp.index.languages import language_for_path
+from smallcode_lsp.index.workspace_index import WorkspaceIndex
+
+MAX_DEFINITIONS = 8
+MAX_DEFINITION_LINES = 12
+MAX_COPY_BYTES = 32 << 20
+MAX_COPY_FILES = 5000
+# Files pytest reads for its configuration and fixtures, besides the sources themselves.
+_TEST_CONFIG = ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
+
+
+@dataclass(frozen=True)
+class FixRequest:
+    path: str
+    document: str
+    problem: Problem
+    test_output: str = ""
+
+
+class AgentService:
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        index: WorkspaceIndex | None,
+        settings: AgentSettings,
+        index_settings: IndexSettings | None = None,
+    ) -> None:
+        self.roots = [Path(r) for r in roots]
+        self.index = index
+        self.settings = settings
+        self.index_settings = index_settings or IndexSettings()
+        limits = SandboxLimits(wall_seconds=float(settings.timeout_seconds))
+        self.sandbox = Sandbox(limits, hidden=self._secret_files())
+        self.checker = Checker(self.sandbox, self.workspace_files)
+        # Probe the OS's isolation now, off the request path, so status can report it.
+        threading.Thread(
+            target=lambda: self.sandbox.isolation, name="smallcode-sandbox-probe", daemon=True
+        ).start()
+
+    def _secret_files(self) -> list[str]:
+        """`.env` files and keys at the top of each root: never readable from the sandbox."""
+        out = []
+        for root in self.roots:
+            try:
+                names = os.listdir(root)
+            except OSError:
+                continue
+            out += [str(root / name) for name in names if is_secret_path(name)]
+        return out
+
+    def relative_path(self, path: str) -> str:
+        for root in self.roots:
+            try:
+                return str(Path(path).resolve().relative_to(root.resolve()))
+            except ValueError:
+                continue
+        return os.path.basename(path)
+
+    def inside_workspace(self, path: str) -> bool:
+        """Whether `path` is under a workspace root (always true without roots: single-file mode)."""
+        if not self.roots:
+            return True
+        resolved = Path(path).resolve()
+        return any(resolved == r.resolve() or r.resolve() in resolved.parents for r in self.roots)
+
+    def definitions(self, path: str, code: str) -> str:
+        """Signatures of workspace definitions that `code` names, from the index (not `path`'s own
+        definitions that the code already shows)."""
+        if self.index is None:
+            return ""
+        parts: list[str] = []
+        seen: set[tuple[str, int]] = set()
+        for name in identifiers_near_cursor(code, "", max_chars=len(code)):
+            for chunk in self.index.definitions(name)[:2]:
+                key = (chunk.path, chunk.start_line)
+                if key in seen or (chunk.path == path and chunk.text in code):
+                    continue
+                seen.add(key)
+                text = snippet_text(flush_left(chunk.text, chunk.start_col), chunk.path, MAX_DEFINITION_LINES)
+                parts.append(text.rstrip())
+            if len(parts) >= MAX_DEFINITIONS:
+                break
+        return "\n\n".join(parts)
+
+    def workspace_files(self) -> dict[str, str]:
+        """The project's Python sources and test configuration, for re-running a test on a copy."""
+        files: dict[str, str] = {}
+        total = 0
+        for root in self.roots:
+            candidates = list(iter_source_files(root, self.index_settings))
+            candidates += [root / name for name in _TEST_CONFIG if (root / name).is_file()]
+            for path in candidates:
+                if path.suffix not in (".py", ".toml", ".cfg", ".ini") or is_secret_path(str(path)):
+                    continue
+                try:
+                    text = path.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError):
+                    continue
+                total += len(text)
+                if total > MAX_COPY_BYTES or len(files) >= MAX_COPY_FILES:
+                    return files
+                files[str(path.relative_to(root))] = text
+        return files
+
+    def fix(
+        self,
+        request: FixRequest,
+        generate: Generate,
+        *,
+        cancel: threading.Event | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> FixResult:
+        spec = language_for_path(request.path)
+        target = find_target(request.document, spec, request.path, request.problem.line)
+        fixer = Fixer(generate, self.checker, self.settings.max_attempts)
+        return fixer.fix(
+            request.document,
+            request.path,
+            self.relative_path(request.path),
+            spec,
+            request.problem,
+            definitions=self.definitions(request.path, target.text),
+            test_output=request.test_output,
+            cancel=cancel,
+            progress=progress,
+        )

@@ -1,0 +1,177 @@
+"""End-to-end "Fix this": code actions and the smallcode.fix command over stdio, with the tiny real GGUF.
+
+The tiny model writes random text, so no fix it proposes can verify: these tests check what the
+editor sees in that case (no edit, a message saying why) and the protocol around it. The verified
+path, with scripted model turns and the real sandbox, is in test_agent_fix.py.
+"""
+
+from __future__ import annotations
+
+import pytest
+from lsprotocol import types
+from pygls.exceptions import JsonRpcException
+
+from tests.server_harness import (
+    open_document,
+    send_raw_request,
+    start_server,
+    status,
+    stop_server,
+    wait_for_messages,
+    wait_for_model,
+    wait_until,
+)
+
+BROKEN = "import math\n\n\ndef area(r):\n    return math.pi * r **\n"
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "shapes.py").write_text(BROKEN)
+    return root
+
+
+async def _session(workspace, tmp_path, tiny_model_path, **agent):
+    options = {
+        "model": {"path": str(tiny_model_path)},
+        "agent": {"maxAttempts": 1, "maxTokens": 48, **agent},
+    }
+    client = await start_server(workspace, tmp_path / "cache", options)
+    ready = await wait_for_model(client)
+    assert ready["model"]["state"] == "ready", ready
+    return client
+
+
+async def _code_actions(client, doc_uri, diagnostics, start=0, end=5) -> list[dict]:
+    """The raw JSON: lsprotocol's client-side union parsing would read a CodeAction as a Command."""
+    params = {
+        "textDocument": {"uri": doc_uri},
+        "range": {"start": {"line": start, "character": 0}, "end": {"line": end, "character": 0}},
+        "context": {"diagnostics": diagnostics},
+    }
+    return await send_raw_request(client, "textDocument/codeAction", params)
+
+
+async def test_fix_actions_cover_editor_diagnostics_and_own_syntax_errors(
+    workspace, tmp_path, tiny_model_path
+):
+    client = await _session(workspace, tmp_path, tiny_model_path)
+    try:
+        assert (
+            types.CodeActionKind.QuickFix
+            in client.init_result.capabilities.code_action_provider.code_action_kinds
+        )
+        doc_uri = open_document(client, workspace / "shapes.py", BROKEN)
+        unused = {
+            "range": {"start": {"line": 0, "character": 7}, "end": {"line": 0, "character": 11}},
+            "message": "`math` imported but unused",
+            "source": "ruff",
+            "code": "F401",
+        }
+        actions = await _code_actions(client, doc_uri, [unused])
+        assert [a["kind"] for a in actions] == ["quickfix"] * 2
+        assert actions[0]["diagnostics"][0]["code"] == "F401"
+        own = actions[1]["diagnostics"][0]
+        assert own["source"] == "smallcode" and own["range"]["start"]["line"] == 4
+        assert all(a["command"]["command"] == "smallcode.fix" for a in actions)
+        assert actions[1]["command"]["arguments"][0]["uri"] == doc_uri
+        # Nothing is offered away from the problems.
+        assert await _code_actions(client, doc_uri, [], start=1, end=2) == []
+    finally:
+        await stop_server(client)
+
+
+async def test_an_unverifiable_fix_is_not_applied_and_says_why(workspace, tmp_path, tiny_model_path):
+    client = await _session(workspace, tmp_path, tiny_model_path)
+    edits: list[types.ApplyWorkspaceEditParams] = []
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def record(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        edits.append(params)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    try:
+        doc_uri = open_document(client, workspace / "shapes.py", BROKEN)
+        actions = await _code_actions(client, doc_uri, [])
+        command = actions[0]["command"]
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command["command"], arguments=command["arguments"])
+        )
+        assert result["verified"] is False and result["applied"] is False
+        assert result["attempts"] == 1 and result["error"]
+        assert result["range"] == {"startLine": 3, "endLine": 4}  # the function around the error
+        assert edits == []
+        await wait_for_messages(client, lambda m: "could not verify a fix" in m.message)
+        counters = (await status(client))["requests"]
+        assert counters["fix.requests"] == 1 and counters["fix.unverified"] == 1
+        probed = await wait_until(client, lambda s: isinstance(s["agent"]["sandbox"], dict))
+        assert set(probed["agent"]["sandbox"]) >= {"network", "filesystem", "processLimit"}
+        assert (workspace / "shapes.py").read_text() == BROKEN
+    finally:
+        await stop_server(client)
+
+
+async def test_fix_from_a_position_finds_the_syntax_error(workspace, tmp_path, tiny_model_path):
+    client = await _session(workspace, tmp_path, tiny_model_path)
+    try:
+        doc_uri = open_document(client, workspace / "shapes.py", BROKEN)
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="smallcode.fix", arguments=[{"uri": doc_uri, "position": {"line": 0, "character": 0}}]
+            )
+        )
+        assert result["range"]["endLine"] == 4
+        clean_uri = open_document(client, workspace / "clean.py", "x = 1\n")
+        nothing = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="smallcode.fix",
+                arguments=[{"uri": clean_uri, "position": {"line": 0, "character": 0}}],
+            )
+        )
+        assert nothing["verified"] is False and "no problem to fix" in nothing["message"]
+    finally:
+        await stop_server(client)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        [],
+        [42],
+        [{"uri": 7}],
+        [{"uri": "file:///x.py"}],
+        [{"uri": "file:///x.py", "diagnostic": {"message": "m"}}],
+    ],
+)
+async def test_bad_fix_arguments_get_invalid_params(workspace, tmp_path, tiny_model_path, arguments):
+    client = await _session(workspace, tmp_path, tiny_model_path)
+    try:
+        with pytest.raises(JsonRpcException) as error:
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="smallcode.fix", arguments=arguments)
+            )
+        assert error.value.code == -32602
+    finally:
+        await stop_server(client)
+
+
+async def test_fix_refuses_a_file_outside_the_workspace(workspace, tmp_path, tiny_model_path):
+    outside = tmp_path / "elsewhere.py"
+    outside.write_text(BROKEN)
+    client = await _session(workspace, tmp_path, tiny_model_path)
+    try:
+        doc_uri = open_document(client, outside, BROKEN)
+        diagnostic = {
+            "message": "syntax error",
+            "range": {"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 5}},
+        }
+        with pytest.raises(JsonRpcException, match="outside the workspace"):
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="smallcode.fix", arguments=[{"uri": doc_uri, "diagnostic": diagnostic}]
+                )
+            )
+    finally:
+        await stop_server(client)
