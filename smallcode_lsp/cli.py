@@ -1,5 +1,11 @@
-"""`smallcode`: the headless CLI. `smallcode complete FILE:LINE:COL` prints the ghost text the server
-would show at that position, driving the same services (index, retrieval, engine, post-processing)."""
+"""`smallcode`: the headless CLI, driving the same services as the server (no editor needed).
+
+- `smallcode complete FILE:LINE:COL` prints the ghost text the server would show there;
+- `smallcode fix FILE[:LINE]` fixes the problem at LINE (a syntax error or a linter finding, or the
+  one given with --message/--test), verified in the sandbox; prints a diff, `--write` applies it;
+- `smallcode tests FILE[::NAME]` writes verified pytest tests for a function, a class or a module.
+`fix` and `tests` exit with 1 when nothing could be verified, for pre-commit hooks and CI.
+"""
 
 from __future__ import annotations
 
@@ -106,6 +112,199 @@ def complete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_model(settings: config.Settings):
+    from smallcode_lsp.engine.host import ModelHost
+
+    host = ModelHost()
+    host.load(settings.model)
+    host.wait_loaded()
+    if host.state != "ready":
+        print(f"smallcode: {host.error}", file=sys.stderr)
+        host.shutdown()
+        return None
+    return host
+
+
+def _agent_setup(args: argparse.Namespace, path: Path):
+    """(settings, root, agent service, index or None) for the fix and tests commands."""
+    from smallcode_lsp.agent.service import AgentService
+    from smallcode_lsp.index.workspace_index import WorkspaceIndex
+    from smallcode_lsp.models import cache_dir
+
+    root = Path(args.root).resolve() if args.root else find_workspace_root(path)
+    settings = _settings(args, root)
+    index = None
+    if not args.no_index:
+        index = WorkspaceIndex([root], settings.index, cache_dir() / "index")
+        index.build()
+    return settings, root, AgentService([root], index, settings.agent, settings.index), index
+
+
+def _chat(host, settings: config.Settings, verbose: bool):
+    def generate(messages, cancel):
+        generation = host.run(
+            lambda engine: engine.chat(messages, max_tokens=settings.agent.max_tokens, cancel=cancel)
+        ).result()
+        if verbose:
+            print(
+                f"--- model answer ({len(generation.token_ids)} tokens)\n{generation.text}\n---",
+                file=sys.stderr,
+            )
+        return generation.text
+
+    return generate
+
+
+def _diff(old: str, new: str, name: str) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(
+        old.splitlines(keepends=True), new.splitlines(keepends=True), f"a/{name}", f"b/{name}"
+    )
+    return "".join(lines)
+
+
+def _split_file_line(spec: str) -> tuple[Path, int | None]:
+    file_part, _, line_part = spec.rpartition(":")
+    if file_part and line_part.isdigit():
+        return Path(file_part), int(line_part) - 1
+    return Path(spec), None
+
+
+def _lint_problems(service, path: Path, text: str) -> list:
+    """Findings of the sandboxed linter (ruff or pyflakes) as problems, for files with no syntax error."""
+    import re
+
+    from smallcode_lsp.agent.checks import Problem
+
+    linter = service.checker.linter
+    if linter is None or path.suffix != ".py":
+        return []
+    result = service.sandbox.run([*linter, path.name], {path.name: text})
+    problems = []
+    for line in result.output.splitlines():
+        found = re.match(r"^[^:]*:(\d+):\d+:\s*(?:([A-Z]+\d+)\s+)?(?:\[\*\]\s+)?(.*)$", line)
+        if found:
+            number, code, message = found.groups()
+            problems.append(Problem(message, int(number) - 1, os.path.basename(linter[0]), code))
+    return problems
+
+
+def fix(args: argparse.Namespace) -> int:
+    from smallcode_lsp.agent.checks import Problem
+    from smallcode_lsp.agent.service import FixRequest
+    from smallcode_lsp.agent.target import syntax_problems
+    from smallcode_lsp.index.languages import language_for_path
+
+    path, line = _split_file_line(args.location)
+    if not path.is_file():
+        print(f"smallcode: no such file: {path}", file=sys.stderr)
+        return 2
+    text = path.read_text(encoding="utf-8", errors="replace")
+    settings, root, service, index = _agent_setup(args, path)
+    try:
+        if args.message:
+            problem = Problem(args.message, line or 0, args.source, None, args.test)
+        else:
+            spec = language_for_path(path)
+            found = (
+                [Problem(p.message, p.line, "smallcode") for p in syntax_problems(text, spec)] if spec else []
+            )
+            found = found or _lint_problems(service, path, text)
+            if not found:
+                print(f"smallcode: no problem found in {path}; give one with --message", file=sys.stderr)
+                return 0
+            problem = min(found, key=lambda p: abs(p.line - line)) if line is not None else found[0]
+        print(f"smallcode: fixing line {problem.line + 1}: {problem.message}", file=sys.stderr)
+        host = _load_model(settings)
+        if host is None:
+            return 2
+        try:
+            request = FixRequest(str(path.resolve()), text, problem)
+            result = service.fix(request, _chat(host, settings, args.verbose), progress=_progress(args))
+        finally:
+            host.shutdown()
+    finally:
+        if index is not None:
+            index.close()
+    if result.document is None or not (result.verified or settings.agent.offer_unverified):
+        print(
+            f"smallcode: no verified fix after {len(result.attempts)} attempt(s): {result.error}",
+            file=sys.stderr,
+        )
+        return 1
+    print(_diff(text, result.document, str(path)), end="")
+    print(f"smallcode: {result.title}", file=sys.stderr)
+    if args.write:
+        path.write_text(result.document, encoding="utf-8")
+    return 0 if result.verified else 1
+
+
+def tests(args: argparse.Namespace) -> int:
+    spec, _, name = args.location.partition("::")
+    path, line = _split_file_line(spec)
+    if not path.is_file():
+        print(f"smallcode: no such file: {path}", file=sys.stderr)
+        return 2
+    text = path.read_text(encoding="utf-8", errors="replace")
+    settings, root, service, index = _agent_setup(args, path)
+    try:
+        host = _load_model(settings)
+        if host is None:
+            return 2
+        try:
+            result = service.generate_tests(
+                str(path.resolve()),
+                text,
+                _chat(host, settings, args.verbose),
+                line=line,
+                name=name or None,
+                progress=_progress(args),
+            )
+        except ValueError as exc:
+            print(f"smallcode: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            host.shutdown()
+    finally:
+        if index is not None:
+            index.close()
+    for function, test, failure in result.possible_bugs:
+        print(
+            f"smallcode: possible bug in {function} (or a wrong test): {test} fails:\n{failure}",
+            file=sys.stderr,
+        )
+    print(f"smallcode: {result.summary}", file=sys.stderr)
+    if result.test_text is None:
+        return 1
+    target = root / result.test_path
+    old = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
+    print(_diff(old, result.test_text, result.test_path), end="")
+    if args.write:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(result.test_text, encoding="utf-8")
+    return 0
+
+
+def _progress(args: argparse.Namespace):
+    if not args.verbose:
+        return None
+    return lambda message: print(f"smallcode: {message}", file=sys.stderr)
+
+
+def _agent_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--model", help="GGUF file to use instead of the default model")
+    command.add_argument("--root", help="workspace root (default: nearest project root)")
+    command.add_argument("--no-index", action="store_true", help="skip the workspace index (no definitions)")
+    command.add_argument(
+        "--set", action="append", metavar="KEY=VALUE", help="a setting, e.g. agent.maxAttempts=2"
+    )
+    command.add_argument("--write", action="store_true", help="apply the change instead of only printing it")
+    command.add_argument(
+        "-v", "--verbose", action="store_true", help="print progress and the model's answers"
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     parser = argparse.ArgumentParser(prog="smallcode", description=__doc__)
@@ -124,8 +323,20 @@ def main(argv: list[str] | None = None) -> None:
     comp.add_argument(
         "--json", action="store_true", help="print the suggestion with its measurements as JSON"
     )
+    fix_command = sub.add_parser("fix", help="fix the problem at FILE[:LINE], verified in the sandbox")
+    fix_command.add_argument("location", help="FILE or FILE:LINE (1-based)")
+    fix_command.add_argument("--message", help="the problem to fix, e.g. a failing test's error")
+    fix_command.add_argument("--source", default="cli", help="where --message comes from (e.g. pytest, mypy)")
+    fix_command.add_argument(
+        "--test", help="pytest node id to re-run as the check, e.g. tests/test_x.py::test_y"
+    )
+    _agent_arguments(fix_command)
+    tests_command = sub.add_parser("tests", help="write verified pytest tests for FILE[::NAME] or FILE:LINE")
+    tests_command.add_argument("location", help="FILE (every public function), FILE::NAME, or FILE:LINE")
+    _agent_arguments(tests_command)
     args = parser.parse_args(argv)
-    sys.exit(complete(args))
+    handlers = {"complete": complete, "fix": fix, "tests": tests}
+    sys.exit(handlers[args.command](args))
 
 
 if __name__ == "__main__":

@@ -76,6 +76,7 @@ class AgentSettings:
     offer_unverified: bool = False  # apply a fix that no check confirmed (titled "unverified")
     timeout_seconds: int = 60  # wall clock per sandbox run
     max_tokens: int = 768  # answer length per model turn
+    python: str | None = None  # interpreter for the project's code and tests (default: its venv)
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "agent.offerUnverified": ("agent", "offer_unverified", _bool),
     "agent.timeoutSeconds": ("agent", "timeout_seconds", _positive_int(1, 3600)),
     "agent.maxTokens": ("agent", "max_tokens", _positive_int(16, 8192)),
+    "agent.python": ("agent", "python", _optional_str),
 }
 
 SETTING_NAMES: tuple[str, ...] = tuple(_SCHEMA)

@@ -175,3 +175,47 @@ async def test_fix_refuses_a_file_outside_the_workspace(workspace, tmp_path, tin
             )
     finally:
         await stop_server(client)
+
+
+CALC = "def add(a, b):\n    return a + b\n"
+
+
+async def test_generate_tests_action_and_command_with_the_tiny_model(workspace, tmp_path, tiny_model_path):
+    (workspace / "calc.py").write_text(CALC)
+    client = await _session(workspace, tmp_path, tiny_model_path)
+    try:
+        await wait_until(client, lambda s: s["index"]["state"] == "ready")
+        doc_uri = open_document(client, workspace / "calc.py", CALC)
+        actions = await _code_actions(client, doc_uri, [], start=1, end=1)
+        [tests] = [a for a in actions if a["kind"] == "refactor.smallcode.generateTests"]
+        assert tests["title"] == "Generate tests for add (SmallCode)"
+        assert tests["command"]["command"] == "smallcode.generateTests"
+        # A client that asks only for quick fixes does not get it.
+        only = await send_raw_request(
+            client,
+            "textDocument/codeAction",
+            {
+                "textDocument": {"uri": doc_uri},
+                "range": {"start": {"line": 1, "character": 0}, "end": {"line": 1, "character": 0}},
+                "context": {"diagnostics": [], "only": ["quickfix"]},
+            },
+        )
+        assert only == []
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(
+                command="smallcode.generateTests", arguments=tests["command"]["arguments"]
+            )
+        )
+        assert result["subjects"] == ["add"]
+        assert result["kept"] == 0 and result["applied"] is False  # random weights write no passing test
+        assert result["testFile"] == "tests/test_calc.py"
+        await wait_for_messages(client, lambda m: "no test could be verified" in m.message)
+        assert not (workspace / "tests").exists()
+        with pytest.raises(JsonRpcException, match="no function or class named"):
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="smallcode.generateTests", arguments=[{"uri": doc_uri, "name": "missing"}]
+                )
+            )
+    finally:
+        await stop_server(client)

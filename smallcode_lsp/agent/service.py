@@ -7,6 +7,7 @@ the definitions the code uses and, for re-running a test, a copy of the project'
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +17,13 @@ from smallcode_lsp.agent.checks import Checker, Problem
 from smallcode_lsp.agent.fix import Fixer, FixResult, Generate
 from smallcode_lsp.agent.sandbox import Sandbox, SandboxLimits
 from smallcode_lsp.agent.target import find_target
+from smallcode_lsp.agent.tests import (
+    SubjectResult,
+    TestAuthor,
+    conventional_test_path,
+    merge_into,
+    subjects_at,
+)
 from smallcode_lsp.config import AgentSettings, IndexSettings
 from smallcode_lsp.context.retrieve import identifiers_near_cursor
 from smallcode_lsp.context.skeleton import flush_left, snippet_text
@@ -29,6 +37,36 @@ MAX_COPY_BYTES = 32 << 20
 MAX_COPY_FILES = 5000
 # Files pytest reads for its configuration and fixtures, besides the sources themselves.
 _TEST_CONFIG = ("pyproject.toml", "setup.cfg", "pytest.ini", "tox.ini", "conftest.py")
+
+
+@dataclass
+class GeneratedTests:
+    """Every sub-task's outcome plus the test file to write (None when no test was kept)."""
+
+    subjects: list[SubjectResult]
+    test_path: str  # relative to the workspace root
+    test_text: str | None
+    existed: bool
+
+    @property
+    def kept(self) -> int:
+        return sum(len(s.kept) for s in self.subjects)
+
+    @property
+    def dropped(self) -> int:
+        return sum(len(s.dropped) for s in self.subjects)
+
+    @property
+    def possible_bugs(self) -> list[tuple[str, str, str]]:
+        """(function, test name, failure) for tests that fail on an assertion: maybe a real bug."""
+        return [(s.subject.name, c.name, c.message) for s in self.subjects for c in s.possible_bugs]
+
+    @property
+    def summary(self) -> str:
+        text = f"{self.kept} test(s) kept, {self.dropped} dropped"
+        if self.possible_bugs:
+            text += f", {len(self.possible_bugs)} possible bug(s) found"
+        return text
 
 
 @dataclass(frozen=True)
@@ -52,12 +90,24 @@ class AgentService:
         self.settings = settings
         self.index_settings = index_settings or IndexSettings()
         limits = SandboxLimits(wall_seconds=float(settings.timeout_seconds))
-        self.sandbox = Sandbox(limits, hidden=self._secret_files())
+        self.sandbox = Sandbox(limits, python=self.project_python(), hidden=self._secret_files())
         self.checker = Checker(self.sandbox, self.workspace_files)
         # Probe the OS's isolation now, off the request path, so status can report it.
         threading.Thread(
             target=lambda: self.sandbox.isolation, name="smallcode-sandbox-probe", daemon=True
         ).start()
+
+    def project_python(self) -> str:
+        """The interpreter that runs the project's code: `agent.python`, else a virtual environment in
+        a workspace root, else the one running the server."""
+        if self.settings.python:
+            return os.path.expanduser(self.settings.python)
+        for root in self.roots:
+            for folder in (".venv", "venv", "env"):
+                for candidate in (root / folder / "bin" / "python", root / folder / "Scripts" / "python.exe"):
+                    if candidate.is_file():
+                        return str(candidate)
+        return sys.executable
 
     def _secret_files(self) -> list[str]:
         """`.env` files and keys at the top of each root: never readable from the sandbox."""
@@ -146,3 +196,51 @@ class AgentService:
             cancel=cancel,
             progress=progress,
         )
+
+    def root_of(self, path: str) -> Path | None:
+        resolved = Path(path).resolve()
+        for root in self.roots:
+            if resolved == root.resolve() or root.resolve() in resolved.parents:
+                return root
+        return None
+
+    def generate_tests(
+        self,
+        path: str,
+        document: str,
+        generate: Generate,
+        *,
+        line: int | None = None,
+        name: str | None = None,
+        cancel: threading.Event | None = None,
+        progress: Callable[[str], None] | None = None,
+    ) -> GeneratedTests:
+        """Tests for the function at `line` (or named `name`); raises ValueError when there is none."""
+        relative = self.relative_path(path).replace(os.sep, "/")
+        subjects = subjects_at(document, relative, line, name)
+        if not subjects:
+            raise ValueError(f"no public function to test in {relative}")
+        root = self.root_of(path)
+        python_path = ["src"] if root is not None and (root / "src").is_dir() else []
+
+        def files() -> dict[str, str]:
+            copy = self.workspace_files()
+            copy[relative] = document  # the buffer as the user sees it, saved or not
+            return copy
+
+        writer = TestAuthor(generate, self.sandbox, files, self.settings.max_attempts, python_path)
+        results = []
+        for subject in subjects:
+            if cancel is not None and cancel.is_set():
+                break
+            definitions = self.definitions(path, subject.code)
+            results.append(writer.write_for(subject, relative, definitions, cancel, progress))
+        test_path = conventional_test_path(relative)
+        existing_file = (root / test_path) if root is not None else None
+        existing = None
+        if existing_file is not None and existing_file.is_file():
+            existing = existing_file.read_text(encoding="utf-8", errors="replace")
+        kept = [case for result in results for case in result.kept]
+        imports = [line for result in results if result.kept for line in result.imports]
+        text = merge_into(existing, imports, kept) if kept else None
+        return GeneratedTests(results, test_path, text, existing is not None)

@@ -32,6 +32,8 @@ from smallcode_lsp.server.positions import column_to_client
 log = logging.getLogger(__name__)
 
 FIX = "smallcode.fix"
+GENERATE_TESTS = "smallcode.generateTests"
+GENERATE_TESTS_KIND = "refactor.smallcode.generateTests"
 MAX_ACTIONS = 5
 MAX_SYNTAX_CHECK_CHARS = 1_000_000
 _TEST_ID = re.compile(r"([\w./\\-]+\.py::[\w\[\]./:-]+)")
@@ -124,21 +126,51 @@ def _fix_action(uri: str, diagnostic: types.Diagnostic) -> types.CodeAction:
     )
 
 
+def _wanted(only: Sequence[str] | None, kind: str) -> bool:
+    """Whether the client's `only` filter admits `kind` (a filter `refactor` admits `refactor.x`)."""
+    return not only or any(kind == str(k) or kind.startswith(f"{k}.") for k in only)
+
+
+def _tests_action(ls: SmallCodeServer, uri: str, text: str, line: int) -> types.CodeAction | None:
+    """Offered inside a Python function or class."""
+    if not ls.path_of(uri).endswith(".py") or len(text) > MAX_SYNTAX_CHECK_CHARS:
+        return None
+    chunks = ls.index.chunks_in_file(ls.path_of(uri)) if ls.index is not None else []
+    inside = [
+        c for c in chunks if c.kind in ("function", "method", "class") and c.start_line <= line <= c.end_line
+    ]
+    if not inside:
+        return None
+    subject = min(inside, key=lambda c: c.end_line - c.start_line)
+    title = f"Generate tests for {subject.name} (SmallCode)"
+    argument = {"uri": uri, "position": {"line": line, "character": 0}}
+    return types.CodeAction(
+        title=title,
+        kind=GENERATE_TESTS_KIND,
+        command=types.Command(title=title, command=GENERATE_TESTS, arguments=[argument]),
+    )
+
+
 def code_actions(ls: SmallCodeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     uri = params.text_document.uri
     if uri not in ls.workspace.text_documents:
         return []
     only = params.context.only
-    if only and not any(str(kind).startswith(str(types.CodeActionKind.QuickFix)) for kind in only):
-        return []
+    text = ls.workspace.get_text_document(uri).source
+    actions = []
+    if _wanted(only, GENERATE_TESTS_KIND):
+        tests = _tests_action(ls, uri, text, params.range.start.line)
+        if tests is not None:
+            actions.append(tests)
+    if not _wanted(only, str(types.CodeActionKind.QuickFix)):
+        return actions
     diagnostics = [d for d in params.context.diagnostics if _overlaps(d, params.range)]
     covered = {d.range.start.line for d in diagnostics}
-    text = ls.workspace.get_text_document(uri).source
     for own in own_syntax_diagnostics(ls, uri, text):
         if _overlaps(own, params.range) and own.range.start.line not in covered:
             diagnostics.append(own)
             covered.add(own.range.start.line)
-    return [_fix_action(uri, d) for d in diagnostics[:MAX_ACTIONS]]
+    return [_fix_action(uri, d) for d in diagnostics[:MAX_ACTIONS]] + actions
 
 
 # ----------------------------------------------------------------- the fix command
@@ -300,6 +332,126 @@ async def run_fix(ls: SmallCodeServer, args: Sequence[Any]) -> dict[str, Any]:
     return {**summary, "applied": applied, "edit": _CONVERTER.unstructure(edit)}
 
 
+# ----------------------------------------------------------------- the tests command
+
+
+def _parse_tests_arguments(args: Sequence[Any]) -> tuple[str, int | None, str | None]:
+    """(uri, line, name): `{uri, position}` for the function at a position, `{uri, name}` by name."""
+    if len(args) == 1 and isinstance(args[0], (list, tuple)):
+        args = args[0]
+    first = args[0] if args else None
+    if isinstance(first, str):
+        first = {"uri": first}
+    if not isinstance(first, dict) or not isinstance(first.get("uri"), str):
+        raise JsonRpcInvalidParams(
+            f"{GENERATE_TESTS} needs {{uri, position}} or {{uri, name}}, got {first!r:.200}"
+        )
+    position, name = first.get("position"), first.get("name")
+    line = position.get("line") if isinstance(position, dict) else None
+    if line is not None and (not isinstance(line, int) or line < 0):
+        raise JsonRpcInvalidParams(f"{GENERATE_TESTS}: position.line must be a non-negative integer")
+    if name is not None and not isinstance(name, str):
+        raise JsonRpcInvalidParams(f"{GENERATE_TESTS}: name must be a string")
+    return first["uri"], line, name
+
+
+def _test_file_edit(uri: str, existed: bool, old_text: str, new_text: str) -> types.WorkspaceEdit:
+    if not existed:
+        create = types.CreateFile(uri=uri, options=types.CreateFileOptions(ignore_if_exists=True))
+        insert = types.TextEdit(
+            range=types.Range(types.Position(0, 0), types.Position(0, 0)), new_text=new_text
+        )
+        identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=None)
+        return types.WorkspaceEdit(
+            document_changes=[create, types.TextDocumentEdit(text_document=identifier, edits=[insert])]
+        )
+    lines = old_text.split("\n")
+    whole = types.Range(
+        types.Position(0, 0), types.Position(len(lines) - 1, len(lines[-1].encode("utf-16-le")) // 2)
+    )
+    return types.WorkspaceEdit(changes={uri: [types.TextEdit(range=whole, new_text=new_text)]})
+
+
+async def run_generate_tests(ls: SmallCodeServer, args: Sequence[Any]) -> dict[str, Any]:
+    uri, line, name = _parse_tests_arguments(args)
+    path = ls.path_of(uri)
+    service = agent(ls)
+    if not service.inside_workspace(path):
+        raise JsonRpcInvalidParams(
+            f"{GENERATE_TESTS}: {path} is outside the workspace folders; refusing to run code for it"
+        )
+    if uri in ls.workspace.text_documents:
+        text = ls.workspace.get_text_document(uri).source
+    else:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise JsonRpcInvalidParams(f"{GENERATE_TESTS}: cannot read {path}: {exc}") from exc
+    if not path.endswith(".py"):
+        raise JsonRpcInvalidParams(f"{GENERATE_TESTS}: only Python files are supported for now ({path})")
+    ls.counters["tests.requests"] += 1
+    progress = _Progress(ls, "SmallCode: generating tests")
+    await progress.begin()
+    cancel = threading.Event()
+    generate = _generate_on_model_thread(ls)
+    try:
+        result = await asyncio.to_thread(
+            service.generate_tests,
+            path,
+            text,
+            generate,
+            line=line,
+            name=name,
+            cancel=cancel,
+            progress=progress.report,
+        )
+    except asyncio.CancelledError:
+        cancel.set()
+        progress.end("cancelled")
+        raise
+    except ValueError as exc:
+        progress.end("nothing to test")
+        raise JsonRpcInvalidParams(f"{GENERATE_TESTS}: {exc}") from exc
+    except Exception as exc:
+        progress.end("failed")
+        log.exception("test generation failed")
+        ls.tell(f"test generation failed: {exc}", types.MessageType.Error)
+        return {"kept": 0, "applied": False, "message": str(exc)}
+    summary = {
+        "kept": result.kept,
+        "dropped": result.dropped,
+        "possibleBugs": [{"function": f, "test": t, "failure": m} for f, t, m in result.possible_bugs],
+        "testFile": result.test_path,
+        "subjects": [s.subject.name for s in result.subjects],
+        "summary": result.summary,
+    }
+    ls.counters["tests.kept"] += result.kept
+    for function, test, failure in result.possible_bugs:
+        ls.tell(
+            f"possible bug in {function}: {test} fails on the current code: {failure.splitlines()[-1][:200]}",
+            types.MessageType.Warning,
+        )
+    if result.test_text is None:
+        progress.end(result.summary)
+        ls.tell(f"no test could be verified ({result.summary})")
+        return {**summary, "applied": False}
+    root = service.root_of(path)
+    test_file = (root / result.test_path) if root is not None else None
+    if test_file is None:
+        return {**summary, "applied": False, "text": result.test_text}
+    old = test_file.read_text(encoding="utf-8", errors="replace") if result.existed else ""
+    edit = _test_file_edit(test_file.resolve().as_uri(), result.existed, old, result.test_text)
+    applied = False
+    workspace = ls.client_capabilities.workspace if ls.client_capabilities else None
+    if workspace and workspace.apply_edit:
+        label = f"Generate tests: {result.summary}, all verified by running them"
+        response = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+        applied = bool(response and response.applied)
+    progress.end(result.summary)
+    return {**summary, "applied": applied, "text": result.test_text, "edit": _CONVERTER.unstructure(edit)}
+
+
 def _summary(result: FixResult) -> dict[str, Any]:
     return {
         "verified": result.verified,
@@ -315,7 +467,7 @@ def _summary(result: FixResult) -> dict[str, Any]:
 def register(server: SmallCodeServer) -> None:
     @server.feature(
         types.TEXT_DOCUMENT_CODE_ACTION,
-        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix]),
+        types.CodeActionOptions(code_action_kinds=[types.CodeActionKind.QuickFix, GENERATE_TESTS_KIND]),
     )
     def on_code_action(ls: SmallCodeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
         return code_actions(ls, params)
@@ -323,3 +475,7 @@ def register(server: SmallCodeServer) -> None:
     @server.command(FIX)
     async def on_fix(ls: SmallCodeServer, *args: Any) -> dict[str, Any]:
         return await run_fix(ls, args)
+
+    @server.command(GENERATE_TESTS)
+    async def on_generate_tests(ls: SmallCodeServer, *args: Any) -> dict[str, Any]:
+        return await run_generate_tests(ls, args)

@@ -1,0 +1,189 @@
+"""Test generation: real pytest runs in the real sandbox; the model's turns are scripted."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from smallcode_lsp.agent.service import AgentService
+from smallcode_lsp.agent.tests import (
+    GeneratedTest,
+    conventional_test_path,
+    merge_into,
+    module_name,
+    read_report,
+    split_tests,
+    subjects_at,
+)
+from smallcode_lsp.config import AgentSettings
+
+CALC = textwrap.dedent(
+    '''\
+    """Arithmetic."""
+
+
+    def add(a, b):
+        return a + b
+
+
+    def _hidden():
+        return 0
+
+
+    class Counter:
+        def __init__(self):
+            self.value = 0
+
+        def bump(self, by=1):
+            self.value += by
+            return self.value
+
+        def _reset(self):
+            self.value = 0
+    '''
+)
+
+
+class Script:
+    def __init__(self, *answers: str) -> None:
+        self.answers = list(answers)
+        self.seen: list = []
+
+    def __call__(self, messages, cancel) -> str:
+        self.seen.append(list(messages))
+        return self.answers.pop(0)
+
+
+def block(code: str) -> str:
+    return "```python\n" + textwrap.dedent(code) + "```"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "calc.py").write_text(CALC)
+    return root
+
+
+def test_subjects_are_the_function_at_the_cursor_or_the_public_ones() -> None:
+    assert [s.name for s in subjects_at(CALC, "pkg/calc.py", 4)] == ["add"]
+    assert [s.name for s in subjects_at(CALC, "pkg/calc.py", 16)] == ["Counter.bump"]
+    assert [s.name for s in subjects_at(CALC, "pkg/calc.py", 12)] == [
+        "Counter.bump"
+    ]  # the class: public methods
+    assert [s.name for s in subjects_at(CALC, "pkg/calc.py", 0)] == ["add"]  # module level: public functions
+    assert [s.name for s in subjects_at(CALC, "pkg/calc.py", None, "Counter.bump")] == ["Counter.bump"]
+    assert subjects_at(CALC, "pkg/calc.py", 4)[0].import_line == "from pkg.calc import add"
+    with pytest.raises(ValueError, match="no function or class named"):
+        subjects_at(CALC, "pkg/calc.py", None, "missing")
+    with pytest.raises(ValueError, match="does not parse"):
+        subjects_at("def f(:\n", "x.py", 0)
+
+
+def test_paths_and_module_names() -> None:
+    assert module_name("src/pkg/calc.py") == "pkg.calc"
+    assert module_name("pkg/__init__.py") == "pkg"
+    assert conventional_test_path("pkg/calc.py") == "tests/test_calc.py"
+
+
+def test_split_keeps_imports_and_tests_only() -> None:
+    imports, tests = split_tests(
+        "import os\nfrom a import b\nX = 1\n\ndef helper():\n    pass\n\ndef test_a():\n    assert 1\n"
+    )
+    assert imports == ["import os", "from a import b"]
+    assert [t.name for t in tests] == ["test_a"]
+    assert split_tests("def test_(:\n") == ([], [])
+
+
+def test_merge_adds_missing_imports_and_renames_clashing_tests() -> None:
+    existing = "import pytest\nfrom pkg.calc import add\n\n\ndef test_add():\n    assert add(1, 1) == 2\n"
+    merged = merge_into(
+        existing,
+        ["from pkg.calc import add", "import math"],
+        [GeneratedTest("test_add", "def test_add():\n    assert add(0, 0) == 0")],
+    )
+    assert merged.count("from pkg.calc import add") == 1
+    assert merged.index("import math") < merged.index("def test_add():")
+    assert "def test_add_2():" in merged
+    compile(merged, "t.py", "exec")
+
+
+def test_read_report_sorts_failures_from_errors() -> None:
+    cases = [
+        '<testcase name="test_ok"/>',
+        '<testcase name="test_wrong"><failure>E   AssertionError: assert 3 == 4</failure></testcase>',
+        '<testcase name="test_broken"><failure>E   NameError: name x is not defined</failure></testcase>',
+        '<testcase name="test_setup"><error message="no fixture">fixture db not found</error></testcase>',
+    ]
+    xml = "<testsuites><testsuite>" + "".join(cases) + "</testsuite></testsuites>"
+    report = read_report(xml)
+    assert report["test_ok"] == ("passed", "")
+    assert report["test_wrong"][0] == "failed"
+    assert report["test_broken"][0] == "error"
+    assert report["test_setup"][0] == "error"
+    assert read_report("not xml") == {}
+
+
+def test_generate_keeps_passing_tests_repairs_wrong_ones_and_drops_broken(project: Path) -> None:
+    first = block(
+        """\
+        from pkg.calc import add
+
+        def test_adds():
+            assert add(2, 3) == 5
+
+        def test_wrong_expectation():
+            assert add(2, 2) == 5
+
+        def test_broken():
+            assert add(undefined_name, 1) == 2
+        """
+    )
+    repair = block(
+        """\
+        from pkg.calc import add
+
+        def test_wrong_expectation():
+            assert add(2, 2) == 4
+
+        def test_broken():
+            assert add(undefined_name, 1) == 2
+        """
+    )
+    script = Script(first, repair)
+    service = AgentService([project], None, AgentSettings(max_attempts=2, timeout_seconds=60))
+    path = project / "pkg" / "calc.py"
+    result = service.generate_tests(str(path), CALC, script, line=4)
+    [subject] = result.subjects
+    assert [t.name for t in subject.kept] == ["test_adds", "test_wrong_expectation"]
+    assert [t.name for t in subject.dropped] == ["test_broken"]
+    assert result.possible_bugs == []
+    assert "test_wrong_expectation" in script.seen[1][-1].content  # the failure went back to the model
+    assert result.test_path == "tests/test_calc.py" and not result.existed
+    assert "assert add(2, 2) == 4" in result.test_text and "undefined_name" not in result.test_text
+    assert not (project / "tests").exists()  # the service proposes; the editor writes
+
+
+def test_a_test_that_keeps_failing_on_an_assertion_is_reported_as_a_possible_bug(project: Path) -> None:
+    buggy = CALC.replace("return a + b", "return a - b")
+    claim = block("from pkg.calc import add\n\ndef test_add():\n    assert add(2, 3) == 5\n")
+    service = AgentService([project], None, AgentSettings(max_attempts=2, timeout_seconds=60))
+    result = service.generate_tests(str(project / "pkg" / "calc.py"), buggy, Script(claim, claim), line=4)
+    assert result.kept == 0 and result.test_text is None
+    assert [(f, t) for f, t, _ in result.possible_bugs] == [("add", "test_add")]
+    assert "possible bug" in result.summary
+
+
+def test_an_answer_without_tests_is_retried(project: Path) -> None:
+    script = Script(
+        "Sure! Tests are useful.",
+        block("from pkg.calc import Counter\n\ndef test_bump():\n    assert Counter().bump(2) == 2\n"),
+    )
+    service = AgentService([project], None, AgentSettings(max_attempts=2, timeout_seconds=60))
+    result = service.generate_tests(str(project / "pkg" / "calc.py"), CALC, script, name="Counter.bump")
+    assert result.kept == 1
+    assert "no test functions" in script.seen[1][-1].content
