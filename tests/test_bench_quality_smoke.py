@@ -47,6 +47,19 @@ def test_quality_script_server_path_writes_records(tmp_path: Path, tiny_model_pa
         assert record["expected"].strip()
 
 
+def test_quality_script_crossfile_with_the_oracle_ceiling(tmp_path: Path, tiny_model_path: Path) -> None:
+    out = tmp_path / "quality.json"
+    argv = ["--tasks", "crossfile", "--packages", "pathspec", "--crossfile-limit", "2", "--oracle"]
+    argv += ["--model", str(tiny_model_path), "--max-tokens", "8", "--json", str(out)]
+    assert quality.main(argv) == 0
+    crossfile = json.loads(out.read_text())["crossfile"]
+    assert crossfile["on"]["holes"] == crossfile["off"]["holes"] == 2
+    assert set(crossfile["oracle_ceiling"]) == {"bare", "oracle"}
+    for record in crossfile["records"]:
+        assert {"on", "off", "ceiling_bare", "ceiling_oracle"} <= set(record)
+        assert isinstance(record["ceiling_oracle"]["exact"], bool)
+
+
 def test_fallback_tasks_mask_one_solution_line() -> None:
     for problem in FALLBACK_PROBLEMS:
         task = humaneval_task(problem)

@@ -365,8 +365,8 @@ async def crossfile_session(
 
 def crossfile_summary(records: list[dict[str, Any]]) -> dict[str, Any]:
     n = len(records)
-    prompt_tokens = [r["last_completion"]["promptTokens"] for r in records if r["last_completion"]]
-    snippets = [r["last_completion"]["contextSnippets"] for r in records if r["last_completion"]]
+    prompt_tokens = [r["last_completion"]["promptTokens"] for r in records if r.get("last_completion")]
+    snippets = [r["last_completion"]["contextSnippets"] for r in records if r.get("last_completion")]
     return {
         "holes": n,
         "exact": round(sum(r["exact"] for r in records) / n, 4) if n else None,
@@ -489,6 +489,16 @@ def table_rows(result: dict[str, Any]) -> list[tuple[str, str]]:
             ("  callee named first", f"{fmt(on['callee_named'], True)} / {fmt(off['callee_named'], True)}")
         )
         rows.append(("  mean latency (s)", f"{fmt(on['mean_seconds'])} / {fmt(off['mean_seconds'])}"))
+        oracle = cf.get("oracle_ceiling")
+        if oracle:
+            bare, known = oracle["bare"], oracle["oracle"]
+            rows.append(
+                (
+                    "  ceiling: no context / true definition",
+                    f"{fmt(bare['exact'], True)} / {fmt(known['exact'], True)} exact, "
+                    f"callee named {fmt(bare['callee_named'], True)} / {fmt(known['callee_named'], True)}",
+                )
+            )
         rows.append(
             (
                 "  prompt tokens p50 / p95",
@@ -569,7 +579,20 @@ def run_crossfile(args: argparse.Namespace, model: Path, tmp: Path) -> dict[str,
         }
         for h, a, b in zip(holes, on, off, strict=True)
     ]
+    oracle = None
+    if args.oracle:
+        from clients.bench.crossfile_oracle import oracle_records
+
+        ceiling = Ceiling(model, args.context_size, args.max_tokens)
+        try:
+            variants = oracle_records(holes, root, ceiling, score_crossfile)
+        finally:
+            ceiling.close()
+        for record, bare, known in zip(records, variants["bare"], variants["oracle"], strict=True):
+            record["ceiling_bare"], record["ceiling_oracle"] = bare, known
+        oracle = {name: crossfile_summary(rows) for name, rows in variants.items()}
     return {
+        "oracle_ceiling": oracle,
         "packages": packages,
         "versions": versions,
         "on": on_summary,
@@ -621,6 +644,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--humaneval-source", choices=("auto", "fallback"), default="auto")
     parser.add_argument("--no-ceiling", action="store_true", help="skip the llama-cpp-python ceiling")
+    parser.add_argument(
+        "--oracle",
+        action="store_true",
+        help="cross-file: also run the holes with the callee's true definition in the prompt (a ceiling)",
+    )
     parser.add_argument("--latency-root", type=Path, default=None, help="workspace for retrieval latency")
     parser.add_argument("--latency-samples", type=int, default=200)
     parser.add_argument("--max-tokens", type=int, default=64)
