@@ -141,9 +141,18 @@ def _agent_setup(args: argparse.Namespace, path: Path):
 
 
 def _chat(host, settings: config.Settings, verbose: bool):
-    def generate(messages, cancel):
+    from smallcode_lsp.agent.fix import decoding_for
+
+    def generate(messages, cancel, attempt):
+        temperature, seed = decoding_for(attempt)
         generation = host.run(
-            lambda engine: engine.chat(messages, max_tokens=settings.agent.max_tokens, cancel=cancel)
+            lambda engine: engine.chat(
+                messages,
+                max_tokens=settings.agent.max_tokens,
+                cancel=cancel,
+                temperature=temperature,
+                seed=seed,
+            )
         ).result()
         if verbose:
             print(

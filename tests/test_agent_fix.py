@@ -31,7 +31,7 @@ class Script:
         self.answers = list(answers)
         self.seen: list[list[ChatMessage]] = []
 
-    def __call__(self, messages, cancel) -> str:
+    def __call__(self, messages, cancel, attempt) -> str:
         self.seen.append(list(messages))
         return self.answers.pop(0)
 
@@ -169,3 +169,26 @@ def test_chat_prompt_uses_chatml_when_the_vocabulary_has_it() -> None:
 )
 def test_first_code_block(answer, expected) -> None:
     assert first_code_block(answer) == expected
+
+
+def test_the_first_attempt_is_greedy_and_retries_sample() -> None:
+    from smallcode_lsp.agent.fix import decoding_for
+
+    assert decoding_for(1) == (0.0, 0)
+    temperature, seed = decoding_for(2)
+    assert temperature > 0 and decoding_for(3)[1] != seed
+
+
+def test_temperature_sampler_respects_the_nucleus() -> None:
+    import numpy as np
+
+    from smallcode_lsp.engine.logprobs import TemperatureSampler
+
+    logits = np.array([10.0, 9.0, -50.0, float("-inf")], dtype=np.float32)
+    sampler = TemperatureSampler(1.0, top_p=0.9, seed=0)
+    picks = {sampler(logits)[0] for _ in range(200)}
+    assert picks <= {0, 1} and 0 in picks  # never the far-off or impossible token
+    token, logprob = TemperatureSampler(1.0, seed=1)(logits)
+    assert logprob <= 0.0
+    with pytest.raises(ValueError):
+        TemperatureSampler(0.0)

@@ -62,6 +62,8 @@ def test_a_sleeping_program_hits_the_wall_clock(sandbox: Sandbox) -> None:
 
 
 def test_a_fork_bomb_is_contained_and_cleaned_up(sandbox: Sandbox) -> None:
+    if not sandbox.isolation.process_limit:
+        pytest.skip("no process limit here: root without a writable pids cgroup")
     program = (
         "import os\ncount = 0\n"
         "for _ in range(500):\n"

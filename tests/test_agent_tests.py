@@ -51,7 +51,7 @@ class Script:
         self.answers = list(answers)
         self.seen: list = []
 
-    def __call__(self, messages, cancel) -> str:
+    def __call__(self, messages, cancel, attempt) -> str:
         self.seen.append(list(messages))
         return self.answers.pop(0)
 

@@ -213,3 +213,24 @@ def test_nothing_is_written_to_stdout(tiny_model_path: Path) -> None:
     )
     assert result.returncode == 0, result.stderr.decode()
     assert result.stdout == b""
+
+
+def test_sampling_is_seeded_and_greedy_stays_greedy(engine: LocalEngine) -> None:
+    prompt = engine.fim_prompt("def add(a, b):\n    return", "\n")
+    greedy = [engine.generate(prompt, max_tokens=12).token_ids for _ in range(2)]
+    first = engine.generate(prompt, max_tokens=12, temperature=1.5, seed=1).token_ids
+    again = engine.generate(prompt, max_tokens=12, temperature=1.5, seed=1).token_ids
+    others = {
+        tuple(engine.generate(prompt, max_tokens=12, temperature=1.5, seed=s).token_ids) for s in (2, 3, 4)
+    }
+    assert greedy[0] == greedy[1]
+    assert first == again  # the same seed repeats
+    assert len(others | {tuple(first)}) > 1  # other seeds explore
+
+
+def test_chat_answers_in_the_plain_layout_without_chatml_tokens(engine: LocalEngine) -> None:
+    from smallcode_lsp.engine.chat import ChatMessage
+
+    generation = engine.chat([ChatMessage("user", "Write add.")], max_tokens=8)
+    assert generation.prompt_tokens > 0 and len(generation.token_ids) <= 8
+    assert "\n### " not in generation.text

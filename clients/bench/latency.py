@@ -7,7 +7,7 @@ still pending. Variants (speculation modes, KV cache types, prefetch on/off) run
 one invocation. With `--accept` the simulated user presses Tab whenever the ghost text is exactly
 what they were about to type, and the wait for the suggestion after each Tab is reported.
 
-    python clients/bench/latency.py [--model PATH] [--functions 3] [--cps 8] [--accept]
+    python clients/bench/latency.py [--model PATH] [--functions 3] [--cps 8] [--accept] [--wait-ms 3000]
         [--variants off,promptLookup] [--kv f16] [--prefetch on,off]
         [--json clients/bench/results/latency.json]
 """
@@ -190,13 +190,21 @@ def send_insert(client: LspClient, uri: str, version: int, line: int, col: int, 
 
 
 async def replay(
-    client: LspClient, body: Body, cps: float, line_pause: float, result: VariantResult, accept: bool = False
+    client: LspClient,
+    body: Body,
+    cps: float,
+    line_pause: float,
+    result: VariantResult,
+    accept: bool = False,
+    wait_s: float = 0.0,
 ) -> None:
     """Type `body.body` into the document; every keystroke triggers an automatic request.
 
     With `accept`, the user presses Tab whenever the ghost text on screen is exactly what they were
     about to type (an oracle user): the suggestion is inserted in one edit and the next request's
-    latency is what they wait for the following suggestion.
+    latency is what they wait for the following suggestion. With `wait_s`, the user glances at the
+    screen after each keystroke and waits up to that long for the ghost text before typing on (a
+    user who reads suggestions, rather than one typing straight through them).
     """
     uri = body.path.resolve().as_uri()
     client.notify(
@@ -232,6 +240,10 @@ async def replay(
         pending = client.send_request("textDocument/inlineCompletion", inline_params(uri, line, col, False))
         result.cache_eligible += eligible
         screen.track(pending[0], pending[1], eligible)
+        if wait_s > 0:
+            with contextlib.suppress(LspError, asyncio.TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pending[1]), wait_s)
+            await asyncio.sleep(0)  # let the screen take the answer before the next keystroke
         # People type in bursts and pause at line ends; that is when a suggestion can arrive.
         await asyncio.sleep(line_pause if char == "\n" else 1 / cps)
     if pending is not None:
@@ -262,6 +274,7 @@ async def run_variant(
     cps: float,
     line_pause: float,
     accept: bool = False,
+    wait_s: float = 0.0,
 ) -> VariantResult:
     result = VariantResult(name)
     cache = tempfile.mkdtemp(prefix="smallcode-latency-")
@@ -272,7 +285,7 @@ async def run_variant(
         client.notify("initialized", {})
         await wait_ready(client)
         for body in bodies:
-            await replay(client, body, cps, line_pause, result, accept)
+            await replay(client, body, cps, line_pause, result, accept, wait_s)
             print(f"  {name}: {body.path.name}:{body.name} typed", file=sys.stderr)
         result.status = await client.request("workspace/executeCommand", {"command": "smallcode.status"})
         result.peak_rss_mb = peak_rss_mb(client.process.pid)
@@ -343,6 +356,12 @@ def main() -> None:
         "--accept", action="store_true", help="press Tab whenever the ghost text is exactly what comes next"
     )
     parser.add_argument("--prefetch", default="on", help="completion.prefetch values to compare, e.g. on,off")
+    parser.add_argument(
+        "--wait-ms",
+        type=float,
+        default=0.0,
+        help="after each keystroke, wait up to this long for the ghost text (a user who reads it)",
+    )
     parser.add_argument("--json", default=str(REPO / "clients/bench/results/latency.json"))
     args = parser.parse_args()
     if args.model is None:
@@ -372,7 +391,9 @@ def main() -> None:
         }
         name = f"{mode}/{kv}" + (f"/prefetch-{prefetch}" if "," in args.prefetch else "")
         print(f"variant {name}", file=sys.stderr)
-        run = run_variant(name, options, bodies, workspace, args.cps, args.line_pause, args.accept)
+        run = run_variant(
+            name, options, bodies, workspace, args.cps, args.line_pause, args.accept, args.wait_ms / 1000
+        )
         rows.append(summarize(asyncio.run(run)))
     print(
         f"package {args.package} {importlib.metadata.version(args.package)}; {len(bodies)} functions; "
@@ -382,7 +403,16 @@ def main() -> None:
     out = Path(args.json)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(
-        json.dumps({"package": args.package, "cps": args.cps, "model": args.model, "rows": rows}, indent=2)
+        json.dumps(
+            {
+                "package": args.package,
+                "cps": args.cps,
+                "wait_ms": args.wait_ms,
+                "model": args.model,
+                "rows": rows,
+            },
+            indent=2,
+        )
     )
     print(f"wrote {out}")
 

@@ -17,8 +17,18 @@ from smallcode_lsp.agent.target import Target, find_target
 from smallcode_lsp.engine.chat import ChatMessage, first_code_block
 from smallcode_lsp.index.languages import LanguageSpec
 
-# One model turn: the conversation so far in, the assistant's answer out.
-Generate = Callable[[Sequence[ChatMessage], threading.Event | None], str]
+# One model turn: the conversation so far in, the assistant's answer out; the attempt number picks
+# the decoding (see `decoding_for`).
+Generate = Callable[[Sequence[ChatMessage], threading.Event | None, int], str]
+
+RETRY_TEMPERATURE = 0.7
+
+
+def decoding_for(attempt: int) -> tuple[float, int]:
+    """(temperature, seed) of a turn: greedy first; later turns sample (seeded, so runs repeat),
+    because greedy decoding of a repair request tends to return the same wrong answer again."""
+    return (0.0, 0) if attempt <= 1 else (RETRY_TEMPERATURE, attempt)
+
 
 SYSTEM = (
     "You are an expert programmer who fixes bugs with the smallest correct change. "
@@ -126,7 +136,7 @@ class Fixer:
                 return result
             if progress:
                 progress(f"attempt {number} of {self.max_attempts}: generating")
-            answer = self.generate(messages, cancel)
+            answer = self.generate(messages, cancel, number)
             code = first_code_block(answer)
             if code is None or not code.strip():
                 result.attempts.append(Attempt(answer, None))

@@ -242,7 +242,7 @@ class TestAuthor:
             outcome.attempts = number
             if progress:
                 progress(f"{subject.name}: writing tests (attempt {number})")
-            answer = self.generate(messages, cancel)
+            answer = self.generate(messages, cancel, number)
             imports, candidates = split_tests(first_code_block(answer) or "")
             if not candidates:
                 outcome.error = "the model's answer held no test functions"

@@ -23,6 +23,7 @@ from typing import Any
 from smallcode_lsp.engine.chat import ChatMessage, build_chat_prompt
 from smallcode_lsp.engine.fim import FimTemplate, detect_fim_template, fit_budget
 from smallcode_lsp.engine.llama_log import LOG_BRIDGE
+from smallcode_lsp.engine.logprobs import TemperatureSampler, greedy_choice
 from smallcode_lsp.engine.model_file import ModelLoadError, check_gguf_file, physical_core_count
 from smallcode_lsp.engine.speculative import (
     MODES,
@@ -276,8 +277,11 @@ class LocalEngine:
         should_stop: Callable[[str], bool] | None = None,
         speculation: str = "off",
         max_draft_tokens: int = 8,
+        temperature: float = 0.0,
+        seed: int = 0,
     ) -> Generation:
-        """Greedy decoding of up to `max_tokens` tokens after `prompt`.
+        """Greedy decoding of up to `max_tokens` tokens after `prompt` (sampled when `temperature` > 0,
+        for agent retries; speculation is then off).
 
         Stops on end-of-generation tokens and template stop strings (neither appears in the
         text), when `should_stop(text_so_far)` returns True, or within one step of `cancel`
@@ -303,7 +307,8 @@ class LocalEngine:
                 return self._closed.is_set() or (cancel is not None and cancel.is_set())
 
             reused, complete = sync_cache(self._llama, prompt, cancelled, PROMPT_CHUNK)
-            drafter = self._drafter(speculation, prompt, cancelled) if complete else None
+            sampling = temperature > 0
+            drafter = self._drafter(speculation, prompt, cancelled) if complete and not sampling else None
             if not complete or cancelled():
                 return Generation("", [], [], "cancelled", len(prompt), reused, time.perf_counter() - started)
             decode_started = time.perf_counter()
@@ -317,8 +322,16 @@ class LocalEngine:
             )
             max_draft = max(1, min(max_draft_tokens, _MAX_DRAFT))
             verifier = self._verifier if drafter is not None else None
+            choose = TemperatureSampler(temperature, seed=seed) if sampling else greedy_choice
             result = decode_greedy(
-                self._llama, verifier, drafter, prompt, out, cancelled, max_draft_tokens=max_draft
+                self._llama,
+                verifier,
+                drafter,
+                prompt,
+                out,
+                cancelled,
+                max_draft_tokens=max_draft,
+                choose=choose,
             )
             now = time.perf_counter()
             return Generation(
@@ -341,8 +354,11 @@ class LocalEngine:
         max_tokens: int,
         cancel: threading.Event | None = None,
         speculation: str = "off",
+        temperature: float = 0.0,
+        seed: int = 0,
     ) -> Generation:
-        """The model's next assistant turn after `messages`, greedy (fix and tests requests)."""
+        """The model's next assistant turn after `messages` (fix and tests requests); greedy unless
+        `temperature` > 0."""
         head = [self.bos_id] if self.add_bos and self.bos_id >= 0 else []
         prompt = build_chat_prompt(messages, tokenize=self.tokenize, token_id=self.token_id, head=head)
         room = self.context_size - len(prompt.ids) - 1
@@ -361,6 +377,8 @@ class LocalEngine:
             cancel=cancel,
             should_stop=turn_ended,
             speculation=speculation,
+            temperature=temperature,
+            seed=seed,
         )
         for stop in prompt.stop:
             generation.text = generation.text.split(stop, 1)[0]

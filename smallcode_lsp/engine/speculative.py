@@ -309,10 +309,12 @@ def decode_greedy(
     cancelled: Callable[[], bool],
     *,
     max_draft_tokens: int,
+    choose: Callable[[np.ndarray], tuple[int, float]] = greedy_choice,
 ) -> DecodeResult:
     """Greedy decoding after an evaluated prompt, verifying drafts in batches when a drafter is given.
 
     Without a draft a step is plain one-token decoding (llama.eval), so "off" costs what it did.
+    `choose` replaces the greedy pick (a sampler); drafts are then meaningless, so pass no drafter.
     """
     n_vocab = int(llama.n_vocab())
     context_size = min(int(llama.n_ctx()), len(llama.input_ids))
@@ -322,7 +324,7 @@ def decode_greedy(
     draft: list[int] = []
     while True:
         base = llama.n_tokens - len(rows)
-        finish, token, accepted = _consume(rows, draft, base, out, cancelled)
+        finish, token, accepted = _consume(rows, draft, base, out, cancelled, choose)
         if draft and verifier is not None:
             result.drafted += len(draft)
             result.accepted += accepted
@@ -343,7 +345,12 @@ def decode_greedy(
 
 
 def _consume(
-    rows: list[np.ndarray], draft: list[int], base: int, out: Emission, cancelled: Callable[[], bool]
+    rows: list[np.ndarray],
+    draft: list[int],
+    base: int,
+    out: Emission,
+    cancelled: Callable[[], bool],
+    choose: Callable[[np.ndarray], tuple[int, float]] = greedy_choice,
 ) -> tuple[str | None, int, int]:
     """Emits the model's choice from each row while it confirms the draft; returns (finish, last, accepted).
 
@@ -355,7 +362,7 @@ def _consume(
     for i, row in enumerate(rows):
         if cancelled():
             return "cancelled", token, i
-        token, logprob = greedy_choice(row)
+        token, logprob = choose(row)
         finish = out.push(token, logprob, base + i + 1)
         if finish is not None:
             return finish, token, i

@@ -21,7 +21,7 @@ from lsprotocol.converters import get_converter
 from pygls.exceptions import JsonRpcInvalidParams
 
 from smallcode_lsp.agent.checks import Problem
-from smallcode_lsp.agent.fix import FixResult
+from smallcode_lsp.agent.fix import FixResult, decoding_for
 from smallcode_lsp.agent.service import AgentService, FixRequest
 from smallcode_lsp.agent.target import syntax_problems
 from smallcode_lsp.engine.chat import ChatMessage
@@ -210,8 +210,13 @@ def _nearest_syntax_problem(ls: SmallCodeServer, uri: str, text: str, line: int)
 def _generate_on_model_thread(ls: SmallCodeServer):
     max_tokens = ls.settings.agent.max_tokens
 
-    def generate(messages: Sequence[ChatMessage], cancel: threading.Event | None) -> str:
-        future = ls.host.run(lambda engine: engine.chat(messages, max_tokens=max_tokens, cancel=cancel))
+    def generate(messages: Sequence[ChatMessage], cancel: threading.Event | None, attempt: int) -> str:
+        temperature, seed = decoding_for(attempt)
+        future = ls.host.run(
+            lambda engine: engine.chat(
+                messages, max_tokens=max_tokens, cancel=cancel, temperature=temperature, seed=seed
+            )
+        )
         return future.result().text
 
     return generate
