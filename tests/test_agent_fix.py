@@ -192,3 +192,43 @@ def test_temperature_sampler_respects_the_nucleus() -> None:
     assert logprob <= 0.0
     with pytest.raises(ValueError):
         TemperatureSampler(0.0)
+
+
+def test_a_test_id_from_a_diagnostic_cannot_be_a_pytest_option() -> None:
+    from smallcode_lsp.server.features.actions import problem_from_diagnostic
+
+    base = {"message": "failed", "range": {"start": {"line": 2, "character": 0}}, "source": "pytest"}
+    assert problem_from_diagnostic({**base, "data": {"test": "tests/test_a.py::test_b"}}).test_id == (
+        "tests/test_a.py::test_b"
+    )
+    assert problem_from_diagnostic({**base, "data": {"test": "-p evil"}}).test_id is None
+    assert problem_from_diagnostic(
+        {**base, "message": "FAILED tests/test_a.py::test_c - assert 1"}
+    ).test_id == ("tests/test_a.py::test_c")
+
+
+def test_a_whole_module_answer_is_cut_to_the_definition() -> None:
+    from smallcode_lsp.agent.fix import python_definition
+
+    document = "import math\n\n\ndef area(r):\n    return math.pi * r\n"
+    answer = (
+        "import math\nimport warnings\nfrom typing import *\nimport statistics\n\n\n"
+        "def area(r):\n    return statistics.fmean([math.pi * r * r])\n\n\nprint(area(2))\n"
+    )
+    assert python_definition(answer, "area", document, top_level=True) == (
+        "import statistics\ndef area(r):\n    return statistics.fmean([math.pi * r * r])"
+    )
+    method = "import os\n\ndef m(self):\n    return os.sep\n"
+    assert python_definition(method, "m", document, top_level=False) == "def m(self):\n    return os.sep"
+    assert python_definition("not python (", "area", document, True) == "not python ("
+    assert python_definition("def other():\n    pass\n", "area", document, True) == "def other():\n    pass\n"
+
+
+def test_an_unchanged_answer_is_told_so(checker: Checker) -> None:
+    document = "def double(x):\n    return x * 3\n"
+    script = Script(block(document), block("def double(x):\n    return x * 2\n"))
+    result = Fixer(script, checker, max_attempts=2).fix(
+        document, "m.py", "m.py", PY, Problem("double(2) returned 6", 1, "pytest")
+    )
+    assert result.verified
+    assert "repeats the original code" in script.seen[1][-1].content

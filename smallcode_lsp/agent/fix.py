@@ -99,6 +99,64 @@ def retry_message(error: str) -> ChatMessage:
     )
 
 
+UNCHANGED = (
+    "Your answer repeats the original code, and the original code is wrong: the problem above still "
+    "happens. Find the line that causes it and change that line."
+)
+
+
+def python_definition(code: str, name: str | None, document: str, top_level: bool) -> str:
+    """From a Python answer, just the definition of `name`, plus the imports it needs that the file lacks.
+
+    Models like to answer with a whole module (imports, the function, a usage example); pasted over
+    one function, the extra lines would be unused imports or stray code. Imports the new function
+    uses and the file does not bind are kept in front of it when it is top-level, else dropped.
+    """
+    import ast
+
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return code
+    lines = textwrap.dedent(code).split("\n")
+    definition = next(
+        (
+            n
+            for n in tree.body
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and n.name == name
+        ),
+        None,
+    )
+    if definition is None:
+        return code
+    start = min([definition.lineno] + [d.lineno for d in definition.decorator_list])
+    text = "\n".join(lines[start - 1 : definition.end_lineno])
+    if not top_level:
+        return text
+    used = {n.id for n in ast.walk(definition) if isinstance(n, ast.Name)}
+    used |= {
+        n.value.id
+        for n in ast.walk(definition)
+        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+    }
+    try:
+        bound = {
+            alias.asname or alias.name.split(".")[0]
+            for node in ast.walk(ast.parse(document))
+            if isinstance(node, (ast.Import, ast.ImportFrom))
+            for alias in node.names
+        }
+    except SyntaxError:
+        bound = set()
+    needed = []
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = {alias.asname or alias.name.split(".")[0] for alias in node.names}
+            if "*" not in names and names & used and not names <= bound:
+                needed.append("\n".join(lines[node.lineno - 1 : node.end_lineno]))
+    return "\n".join(needed + [text]) if needed else text
+
+
 def reindent(code: str, like: str) -> str:
     """Give `code` the indentation of `like`'s first line (models drop a method's indentation)."""
     first = next((line for line in like.split("\n") if line.strip()), "")
@@ -143,12 +201,15 @@ class Fixer:
                 result.error = "the model's answer held no code"
                 messages = [*messages, ChatMessage("assistant", answer), retry_message(result.error)]
                 continue
+            if spec is not None and spec.name == "python":
+                top_level = not target.text[:1].isspace()
+                code = python_definition(code, target.name, document, top_level)
             replacement = reindent(code, target.text)
             rewritten = target.replace_in(document, replacement)
             if rewritten == document:
                 result.attempts.append(Attempt(answer, None))
                 result.error = "the model returned the code unchanged"
-                messages = [*messages, ChatMessage("assistant", answer), retry_message(result.error)]
+                messages = [*messages, ChatMessage("assistant", answer), ChatMessage("user", UNCHANGED)]
                 continue
             if progress:
                 progress(f"attempt {number} of {self.max_attempts}: checking")

@@ -70,12 +70,14 @@ def problem_from_diagnostic(diagnostic: dict[str, Any] | types.Diagnostic) -> Pr
     if test_id is None and (source or "").lower() in ("pytest", "unittest", "test"):
         found = _TEST_ID.search(message)
         test_id = found.group(1) if found else None
+    if test_id is not None and (not isinstance(test_id, str) or test_id.startswith("-")):
+        test_id = None  # a node id, never a pytest option smuggled in through a diagnostic
     return Problem(
         message=message,
         line=max(0, line),
         source=str(source) if source else None,
         code=str(code) if code is not None else None,
-        test_id=str(test_id) if test_id else None,
+        test_id=test_id or None,
     )
 
 
