@@ -307,6 +307,7 @@ def summarize(result: VariantResult) -> dict[str, Any]:
         "cache_hit_rate": round(result.cache_answered / result.cache_eligible, 3)
         if result.cache_eligible
         else None,
+        "cache_p50_ms": round(percentile(result.cache_latencies_ms, 0.5), 2),
         "cache_p95_ms": round(percentile(result.cache_latencies_ms, 0.95), 2),
         "cancelled": result.cancelled,
         "server_served": result.status.get("requests", {}).get("completion.served", 0),
