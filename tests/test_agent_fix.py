@@ -110,6 +110,7 @@ def test_the_failing_test_is_rerun_on_a_copy_of_the_workspace(tmp_path: Path) ->
     assert result.verified, result.error
     assert len(result.attempts) == 2  # a * b passed the syntax checks but failed the test
     assert "assert 6 == 5" in script.seen[1][-1].content
+    assert "assert -1 == 5" in script.seen[0][-1].content  # the test ran once before the first attempt
     assert result.title == "Fix: verified by re-running test_add"
     assert (
         root / "calc.py"

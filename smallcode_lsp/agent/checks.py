@@ -116,14 +116,25 @@ class Checker:
                 return Outcome(False, tuple(done), _tail(result))
             done.append("node --check")
         if problem.test_id and self.workspace_files is not None:
-            files = dict(self.workspace_files())
-            files[relative_path] = rewritten
-            command = ["{python}", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", problem.test_id]
-            result = self._run(command, files, cancel)
+            result = self.run_test(relative_path, rewritten, problem.test_id, cancel)
             if not result.passed:
                 return Outcome(False, tuple(done), _tail(result))
             done.append(f"re-running {problem.test_id.split('::')[-1]}")
         return Outcome(True, tuple(done))
+
+    def run_test(
+        self, relative_path: str, document: str, test_id: str, cancel: threading.Event | None = None
+    ) -> RunResult:
+        """Run one pytest node on a copy of the workspace holding `document` at `relative_path`."""
+        files = dict(self.workspace_files()) if self.workspace_files is not None else {}
+        files[relative_path] = document
+        command = ["{python}", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", test_id]
+        return self._run(command, files, cancel)
+
+    def failure_of(self, relative_path: str, document: str, test_id: str) -> str:
+        """What the failing test prints now, for the model to read before its first attempt."""
+        result = self.run_test(relative_path, document, test_id)
+        return "" if result.passed else _tail(result)
 
     def _lint(
         self,

@@ -185,14 +185,21 @@ class AgentService:
         spec = language_for_path(request.path)
         target = find_target(request.document, spec, request.path, request.problem.line)
         fixer = Fixer(generate, self.checker, self.settings.max_attempts)
+        relative = self.relative_path(request.path)
+        test_output = request.test_output
+        if not test_output and request.problem.test_id:
+            # An editor's test diagnostic is often one line; the failing assertion's values help more.
+            if progress:
+                progress("running the failing test")
+            test_output = self.checker.failure_of(relative, request.document, request.problem.test_id)
         return fixer.fix(
             request.document,
             request.path,
-            self.relative_path(request.path),
+            relative,
             spec,
             request.problem,
             definitions=self.definitions(request.path, target.text),
-            test_output=request.test_output,
+            test_output=test_output,
             cancel=cancel,
             progress=progress,
         )
