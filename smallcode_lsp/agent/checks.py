@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 
+from smallcode_lsp.agent.js_runner import JsRunner, is_js_test_id
 from smallcode_lsp.agent.sandbox import RunResult, Sandbox
 from smallcode_lsp.agent.target import syntax_problems
 from smallcode_lsp.index.languages import LanguageSpec
@@ -55,10 +56,14 @@ class Checker:
     """Runs the checks for one language on a rewritten document."""
 
     def __init__(
-        self, sandbox: Sandbox, workspace_files: Callable[[], Mapping[str, str]] | None = None
+        self,
+        sandbox: Sandbox,
+        workspace_files: Callable[[], Mapping[str, str]] | None = None,
+        js_runner: JsRunner | None = None,
     ) -> None:
         self.sandbox = sandbox
         self.workspace_files = workspace_files
+        self.js_runner = js_runner
 
     @cached_property
     def linter(self) -> list[str] | None:
@@ -128,6 +133,13 @@ class Checker:
         """Run one pytest node on a copy of the workspace holding `document` at `relative_path`."""
         files = dict(self.workspace_files()) if self.workspace_files is not None else {}
         files[relative_path] = document
+        if is_js_test_id(test_id):
+            if self.js_runner is None:
+                return RunResult(
+                    "error", None, 0.0, "no JavaScript test runner is installed in this workspace"
+                )
+            links = {"node_modules": str(self.js_runner.root / "node_modules")}
+            return self.sandbox.run(self.js_runner.command(test_id), files, cancel=cancel, links=links)
         command = ["{python}", "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", test_id]
         return self._run(command, files, cancel)
 

@@ -175,7 +175,7 @@ def _exec(command: list[str], config: dict) -> None:
         _apply_limits(config.get("limits", {}))
         _libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
         os.chdir(config["workdir"])
-        os.execve(command[0], command, config["env"])
+        os.execvpe(command[0], command, config["env"])  # PATH from the scrubbed env
     except OSError as error:
         _fail(f"cannot start {command[0]}: {error}")
 

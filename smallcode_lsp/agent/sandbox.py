@@ -166,10 +166,17 @@ class Sandbox:
         *,
         read_back: Iterable[str] = (),
         cancel: threading.Event | None = None,
+        links: Mapping[str, str] | None = None,
     ) -> RunResult:
-        """Run `argv` (`{python}` is replaced by the interpreter) in a temp dir holding `files`."""
+        """Run `argv` (`{python}` is replaced by the interpreter) in a temp dir holding `files`.
+
+        `links` maps names in the temp dir to existing directories (a project's `node_modules`),
+        seen through symbolic links: readable, and read-only where the filesystem fence works.
+        """
         argv = [self.python if part == "{python}" else part for part in argv]
-        return self._run(argv, files, isolate=self.isolation.network, read_back=read_back, cancel=cancel)
+        return self._run(
+            argv, files, isolate=self.isolation.network, read_back=read_back, cancel=cancel, links=links
+        )
 
     def _run(
         self,
@@ -179,6 +186,7 @@ class Sandbox:
         isolate: bool,
         read_back: Iterable[str],
         cancel: threading.Event | None,
+        links: Mapping[str, str] | None = None,
     ) -> RunResult:
         workdir = os.path.realpath(tempfile.mkdtemp(prefix="smallcode-sandbox-"))
         cgroup = self._make_cgroup()
@@ -189,6 +197,10 @@ class Sandbox:
                 data = content.encode("utf-8") if isinstance(content, str) else content
                 with open(target, "wb") as handle:
                     handle.write(data)
+            for relative, target in (links or {}).items():
+                link = _inside_dir(workdir, relative)
+                os.makedirs(os.path.dirname(link), exist_ok=True)
+                os.symlink(os.path.abspath(target), link)
             os.makedirs(os.path.join(workdir, ".tmp"), exist_ok=True)
             config = {
                 "isolate": isolate,
@@ -225,7 +237,7 @@ class Sandbox:
         env = {key: os.environ[key] for key in _KEPT_ENV if key in os.environ}
         env.update(
             {
-                "PATH": os.pathsep.join([os.path.dirname(self.python), "/usr/bin", "/bin"]),
+                "PATH": os.pathsep.join(self._search_path()),
                 "HOME": workdir,
                 "TMPDIR": os.path.join(workdir, ".tmp"),
                 "PYTHONDONTWRITEBYTECODE": "1",
@@ -234,6 +246,14 @@ class Sandbox:
             }
         )
         return env
+
+    def _search_path(self) -> list[str]:
+        """The interpreter's directory, node's (test runners need it), then the system's."""
+        folders = [os.path.dirname(self.python)]
+        node = shutil.which("node")
+        if node:
+            folders.append(os.path.dirname(node))
+        return list(dict.fromkeys(folders + ["/usr/local/bin", "/usr/bin", "/bin"]))
 
     def _supervise(self, command: list[str], workdir: str, cancel: threading.Event | None) -> RunResult:
         started = time.perf_counter()

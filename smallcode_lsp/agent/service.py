@@ -15,6 +15,7 @@ from pathlib import Path
 
 from smallcode_lsp.agent.checks import Checker, Problem
 from smallcode_lsp.agent.fix import Fixer, FixResult, Generate
+from smallcode_lsp.agent.js_runner import JS_CONFIG_NAMES, JS_SUFFIXES, detect_js_runner
 from smallcode_lsp.agent.sandbox import Sandbox, SandboxLimits
 from smallcode_lsp.agent.target import find_target
 from smallcode_lsp.agent.tests import (
@@ -91,7 +92,8 @@ class AgentService:
         self.index_settings = index_settings or IndexSettings()
         limits = SandboxLimits(wall_seconds=float(settings.timeout_seconds))
         self.sandbox = Sandbox(limits, python=self.project_python(), hidden=self._secret_files())
-        self.checker = Checker(self.sandbox, self.workspace_files)
+        self.js_runner = next((r for r in map(detect_js_runner, self.roots) if r is not None), None)
+        self.checker = Checker(self.sandbox, self.workspace_files, self.js_runner)
         # Probe the OS's isolation now, off the request path, so status can report it.
         threading.Thread(
             target=lambda: self.sandbox.isolation, name="smallcode-sandbox-probe", daemon=True
@@ -155,14 +157,20 @@ class AgentService:
         return "\n\n".join(parts)
 
     def workspace_files(self) -> dict[str, str]:
-        """The project's Python sources and test configuration, for re-running a test on a copy."""
+        """The project's sources and test configuration, for re-running a test on a copy: Python, and
+        JavaScript/TypeScript too when the workspace has a test runner for them."""
+        suffixes = {".py", ".toml", ".cfg", ".ini"}
+        configs = list(_TEST_CONFIG)
+        if self.js_runner is not None:
+            suffixes |= {*JS_SUFFIXES, ".json"}
+            configs += JS_CONFIG_NAMES
         files: dict[str, str] = {}
         total = 0
         for root in self.roots:
             candidates = list(iter_source_files(root, self.index_settings))
-            candidates += [root / name for name in _TEST_CONFIG if (root / name).is_file()]
+            candidates += [root / name for name in configs if (root / name).is_file()]
             for path in candidates:
-                if path.suffix not in (".py", ".toml", ".cfg", ".ini") or is_secret_path(str(path)):
+                if path.suffix not in suffixes or is_secret_path(str(path)):
                     continue
                 try:
                     text = path.read_text(encoding="utf-8")
