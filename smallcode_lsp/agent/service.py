@@ -24,6 +24,7 @@ from smallcode_lsp.agent.tests import (
     conventional_test_path,
     merge_into,
     subjects_at,
+    test_module,
 )
 from smallcode_lsp.config import AgentSettings, IndexSettings
 from smallcode_lsp.context.retrieve import identifiers_near_cursor
@@ -258,4 +259,12 @@ class AgentService:
         kept = [case for result in results for case in result.kept]
         imports = [line for result in results if result.kept for line in result.imports]
         text = merge_into(existing, imports, kept) if kept else None
+        if text is not None and existing is not None:
+            # The tests passed in a module of their own; in the user's file, a fixture or a name there
+            # could change that. Run the merged file once; if it does not even run, use a new file.
+            outcomes, _ = writer.run_module(test_path, text, cancel)
+            ours_failing = [c for c in kept if outcomes.get(c.name, ("error", ""))[0] != "passed"]
+            if not outcomes or ours_failing:
+                test_path = test_path.replace(".py", "_smallcode.py")
+                text, existing = test_module(imports, kept), None
         return GeneratedTests(results, test_path, text, existing is not None)

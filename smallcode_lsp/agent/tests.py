@@ -216,9 +216,14 @@ class TestAuthor:
         self, imports: Sequence[str], tests: Sequence[GeneratedTest], cancel: threading.Event | None
     ) -> tuple[dict[str, tuple[str, str]], str]:
         """Run `tests` on a copy of the workspace; per-test outcomes plus the raw output."""
+        return self.run_module("test_smallcode_candidate.py", test_module(imports, tests), cancel)
+
+    def run_module(
+        self, module: str, text: str, cancel: threading.Event | None = None
+    ) -> tuple[dict[str, tuple[str, str]], str]:
+        """Run the test file `text` placed at `module` in a copy of the workspace."""
         files = dict(self.workspace_files())
-        module = "test_smallcode_candidate.py"
-        files[module] = test_module(imports, tests)
+        files[module] = text
         command = ["{python}", "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={REPORT}", module]
         if self.python_path:
             command[4:4] = ["-o", "pythonpath=" + " ".join(self.python_path)]
