@@ -125,19 +125,42 @@ def _load_model(settings: config.Settings):
     return host
 
 
-def _agent_setup(args: argparse.Namespace, path: Path):
-    """(settings, root, agent service, index or None) for the fix and tests commands."""
-    from smallcode_lsp.agent.service import AgentService
-    from smallcode_lsp.index.workspace_index import WorkspaceIndex
-    from smallcode_lsp.models import cache_dir
+class _AgentSession:
+    """What the fix and tests commands share: settings, the index, the agent service, and the model,
+    loaded only when a command gets as far as needing it; `close` releases what was opened."""
 
-    root = Path(args.root).resolve() if args.root else find_workspace_root(path)
-    settings = _settings(args, root)
-    index = None
-    if not args.no_index:
-        index = WorkspaceIndex([root], settings.index, cache_dir() / "index")
-        index.build()
-    return settings, root, AgentService([root], index, settings.agent, settings.index), index
+    def __init__(self, args: argparse.Namespace, path: Path) -> None:
+        from smallcode_lsp.agent.service import AgentService
+        from smallcode_lsp.index.workspace_index import WorkspaceIndex
+        from smallcode_lsp.models import cache_dir
+
+        self.root = Path(args.root).resolve() if args.root else find_workspace_root(path)
+        self.settings = _settings(args, self.root)
+        self.index = None
+        if not args.no_index:
+            self.index = WorkspaceIndex([self.root], self.settings.index, cache_dir() / "index")
+            self.index.build()
+        self.service = AgentService([self.root], self.index, self.settings.agent, self.settings.index)
+        self.verbose = args.verbose
+        self.host = None
+
+    def generate(self):
+        """The model-turn callable for the agent loops, or None (after saying why) if the model failed."""
+        self.host = _load_model(self.settings)
+        return _chat(self.host, self.settings, self.verbose) if self.host is not None else None
+
+    def close(self) -> None:
+        if self.host is not None:
+            self.host.shutdown()
+        if self.index is not None:
+            self.index.close()
+
+
+def _read_source(path: Path) -> str | None:
+    if not path.is_file():
+        print(f"smallcode: no such file: {path}", file=sys.stderr)
+        return None
+    return path.read_text(encoding="utf-8", errors="replace")
 
 
 def _chat(host, settings: config.Settings, verbose: bool):
@@ -180,25 +203,6 @@ def _split_file_line(spec: str) -> tuple[Path, int | None]:
     return Path(spec), None
 
 
-def _lint_problems(service, path: Path, text: str) -> list:
-    """Findings of the sandboxed linter (ruff or pyflakes) as problems, for files with no syntax error."""
-    import re
-
-    from smallcode_lsp.agent.checks import Problem
-
-    linter = service.checker.linter
-    if linter is None or path.suffix != ".py":
-        return []
-    result = service.sandbox.run([*linter, path.name], {path.name: text})
-    problems = []
-    for line in result.output.splitlines():
-        found = re.match(r"^[^:]*:(\d+):\d+:\s*(?:([A-Z]+\d+)\s+)?(?:\[\*\]\s+)?(.*)$", line)
-        if found:
-            number, code, message = found.groups()
-            problems.append(Problem(message, int(number) - 1, os.path.basename(linter[0]), code))
-    return problems
-
-
 def fix(args: argparse.Namespace) -> int:
     from smallcode_lsp.agent.checks import Problem
     from smallcode_lsp.agent.service import FixRequest
@@ -206,11 +210,10 @@ def fix(args: argparse.Namespace) -> int:
     from smallcode_lsp.index.languages import language_for_path
 
     path, line = _split_file_line(args.location)
-    if not path.is_file():
-        print(f"smallcode: no such file: {path}", file=sys.stderr)
+    text = _read_source(path)
+    if text is None:
         return 2
-    text = path.read_text(encoding="utf-8", errors="replace")
-    settings, root, service, index = _agent_setup(args, path)
+    session = _AgentSession(args, path)
     try:
         if args.message:
             problem = Problem(args.message, line or 0, args.source, None, args.test)
@@ -219,24 +222,21 @@ def fix(args: argparse.Namespace) -> int:
             found = (
                 [Problem(p.message, p.line, "smallcode") for p in syntax_problems(text, spec)] if spec else []
             )
-            found = found or _lint_problems(service, path, text)
+            if not found and path.suffix == ".py":
+                found = session.service.checker().lint_problems(path.name, text)
             if not found:
                 print(f"smallcode: no problem found in {path}; give one with --message", file=sys.stderr)
                 return 0
             problem = min(found, key=lambda p: abs(p.line - line)) if line is not None else found[0]
         print(f"smallcode: fixing line {problem.line + 1}: {problem.message}", file=sys.stderr)
-        host = _load_model(settings)
-        if host is None:
+        generate = session.generate()
+        if generate is None:
             return 2
-        try:
-            request = FixRequest(str(path.resolve()), text, problem)
-            result = service.fix(request, _chat(host, settings, args.verbose), progress=_progress(args))
-        finally:
-            host.shutdown()
+        request = FixRequest(str(path.resolve()), text, problem)
+        result = session.service.fix(request, generate, progress=_progress(args))
     finally:
-        if index is not None:
-            index.close()
-    if result.document is None or not (result.verified or settings.agent.offer_unverified):
+        session.close()
+    if result.document is None or not (result.verified or session.settings.agent.offer_unverified):
         print(
             f"smallcode: no verified fix after {len(result.attempts)} attempt(s): {result.error}",
             file=sys.stderr,
@@ -252,32 +252,22 @@ def fix(args: argparse.Namespace) -> int:
 def tests(args: argparse.Namespace) -> int:
     spec, _, name = args.location.partition("::")
     path, line = _split_file_line(spec)
-    if not path.is_file():
-        print(f"smallcode: no such file: {path}", file=sys.stderr)
+    text = _read_source(path)
+    if text is None:
         return 2
-    text = path.read_text(encoding="utf-8", errors="replace")
-    settings, root, service, index = _agent_setup(args, path)
+    session = _AgentSession(args, path)
     try:
-        host = _load_model(settings)
-        if host is None:
+        generate = session.generate()
+        if generate is None:
             return 2
-        try:
-            result = service.generate_tests(
-                str(path.resolve()),
-                text,
-                _chat(host, settings, args.verbose),
-                line=line,
-                name=name or None,
-                progress=_progress(args),
-            )
-        except ValueError as exc:
-            print(f"smallcode: {exc}", file=sys.stderr)
-            return 2
-        finally:
-            host.shutdown()
+        result = session.service.generate_tests(
+            str(path.resolve()), text, generate, line=line, name=name or None, progress=_progress(args)
+        )
+    except ValueError as exc:
+        print(f"smallcode: {exc}", file=sys.stderr)
+        return 2
     finally:
-        if index is not None:
-            index.close()
+        session.close()
     for function, test, failure in result.possible_bugs:
         print(
             f"smallcode: possible bug in {function} (or a wrong test): {test} fails:\n{failure}",
@@ -286,7 +276,7 @@ def tests(args: argparse.Namespace) -> int:
     print(f"smallcode: {result.summary}", file=sys.stderr)
     if result.test_text is None:
         return 1
-    target = root / result.test_path
+    target = session.root / result.test_path
     old = target.read_text(encoding="utf-8", errors="replace") if target.is_file() else ""
     print(_diff(old, result.test_text, result.test_path), end="")
     if args.write:

@@ -196,7 +196,7 @@ def test_temperature_sampler_respects_the_nucleus() -> None:
 
 
 def test_a_test_id_from_a_diagnostic_cannot_be_a_pytest_option() -> None:
-    from smallcode_lsp.server.features.actions import problem_from_diagnostic
+    from smallcode_lsp.server.features.code_actions import problem_from_diagnostic
 
     base = {"message": "failed", "range": {"start": {"line": 2, "character": 0}}, "source": "pytest"}
     assert problem_from_diagnostic({**base, "data": {"test": "tests/test_a.py::test_b"}}).test_id == (

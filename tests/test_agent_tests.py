@@ -189,26 +189,24 @@ def test_an_answer_without_tests_is_retried(project: Path) -> None:
     assert "no test functions" in script.seen[1][-1].content
 
 
-def test_kept_tests_are_merged_into_the_existing_file_when_it_still_passes(project: Path) -> None:
+def _tests_beside_existing(project: Path, existing: str):
+    """One passing generated test for `add`, with `tests/test_calc.py` already holding `existing`."""
     (project / "tests").mkdir()
-    (project / "tests" / "test_calc.py").write_text(
-        "from pkg.calc import add\n\n\ndef test_existing():\n    assert add(1, 1) == 2\n"
-    )
+    (project / "tests" / "test_calc.py").write_text(existing)
     answer = block("from pkg.calc import add\n\ndef test_adds():\n    assert add(2, 3) == 5\n")
     service = AgentService([project], None, AgentSettings(max_attempts=1, timeout_seconds=60))
-    result = service.generate_tests(str(project / "pkg" / "calc.py"), CALC, Script(answer), line=4)
+    return service.generate_tests(str(project / "pkg" / "calc.py"), CALC, Script(answer), line=4)
+
+
+def test_kept_tests_are_merged_into_the_existing_file_when_it_still_passes(project: Path) -> None:
+    existing = "from pkg.calc import add\n\n\ndef test_existing():\n    assert add(1, 1) == 2\n"
+    result = _tests_beside_existing(project, existing)
     assert result.existed and result.test_path == "tests/test_calc.py"
     assert result.test_text.count("from pkg.calc import add") == 1
     assert "def test_existing" in result.test_text and "def test_adds" in result.test_text
 
 
 def test_an_existing_file_that_does_not_run_gets_a_sibling_instead(project: Path) -> None:
-    (project / "tests").mkdir()
-    (project / "tests" / "test_calc.py").write_text(
-        "import not_installed_anywhere\n\n\ndef test_x():\n    pass\n"
-    )
-    answer = block("from pkg.calc import add\n\ndef test_adds():\n    assert add(2, 3) == 5\n")
-    service = AgentService([project], None, AgentSettings(max_attempts=1, timeout_seconds=60))
-    result = service.generate_tests(str(project / "pkg" / "calc.py"), CALC, Script(answer), line=4)
+    result = _tests_beside_existing(project, "import not_installed_anywhere\n\n\ndef test_x():\n    pass\n")
     assert result.test_path == "tests/test_calc_smallcode.py" and not result.existed
     assert "not_installed_anywhere" not in result.test_text and "def test_adds" in result.test_text

@@ -24,6 +24,11 @@ def smallcode(*args: str, cache: Path, cwd: Path) -> subprocess.CompletedProcess
     )
 
 
+def one_cheap_attempt(model: Path) -> list[str]:
+    """The tiny model, one short model turn, and --write (which must then write nothing)."""
+    return ["--model", str(model), "--set", "agent.maxAttempts=1", "--set", "agent.maxTokens=32", "--write"]
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     root = tmp_path / "proj"
@@ -44,9 +49,8 @@ def test_complete_prints_a_suggestion(project, tmp_path, tiny_model_path):
 
 def test_fix_without_a_verified_fix_exits_1_and_leaves_the_file(project, tmp_path, tiny_model_path):
     done = smallcode(
-        "fix", "shapes.py:5", "--model", str(tiny_model_path), "--set", "agent.maxAttempts=1",
-        "--set", "agent.maxTokens=32", "--write", cache=tmp_path / "cache", cwd=project,
-    )  # fmt: skip
+        "fix", "shapes.py:5", *one_cheap_attempt(tiny_model_path), cache=tmp_path / "cache", cwd=project
+    )
     assert done.returncode == 1, done.stderr
     assert "fixing line 5: syntax error" in done.stderr
     assert "no verified fix after 1 attempt(s)" in done.stderr
@@ -62,9 +66,8 @@ def test_fix_on_a_clean_file_has_nothing_to_do(project, tmp_path, tiny_model_pat
 
 def test_tests_without_a_passing_test_exits_1(project, tmp_path, tiny_model_path):
     done = smallcode(
-        "tests", "calc.py::add", "--model", str(tiny_model_path), "--set", "agent.maxAttempts=1",
-        "--set", "agent.maxTokens=32", "--write", cache=tmp_path / "cache", cwd=project,
-    )  # fmt: skip
+        "tests", "calc.py::add", *one_cheap_attempt(tiny_model_path), cache=tmp_path / "cache", cwd=project
+    )
     assert done.returncode == 1, done.stderr
     assert "0 test(s) kept" in done.stderr
     assert not (project / "tests").exists()

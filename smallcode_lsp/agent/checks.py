@@ -18,7 +18,6 @@ import shutil
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 
 from smallcode_lsp.agent.js_runner import JsRunner, is_js_test_id
 from smallcode_lsp.agent.sandbox import RunResult, Sandbox
@@ -26,6 +25,27 @@ from smallcode_lsp.agent.target import syntax_problems
 from smallcode_lsp.index.languages import LanguageSpec
 
 _LINT_LOCATION = re.compile(r"^[^:\n]*:\d+:\d+:\s*")
+_LINT_FINDING = re.compile(r"^[^:]*:(\d+):\d+:\s*(?:([A-Z]+\d+)\s+)?(?:\[\*\]\s+)?(.*)$")
+# Linter command per interpreter: finding it may take a sandbox run, and it does not change.
+_LINTERS: dict[str, list[str] | None] = {}
+
+
+def linter_command(sandbox: Sandbox) -> list[str] | None:
+    """The command that lints one file for real errors: ruff next to the interpreter or on PATH,
+    else pyflakes if the interpreter has it, else None."""
+    if sandbox.python not in _LINTERS:
+        ruff = shutil.which("ruff", path=os.path.dirname(sandbox.python)) or shutil.which("ruff")
+        if ruff:
+            command: list[str] | None = [
+                ruff, "check", "--isolated", "--no-cache", "--select", "F,E9", "--output-format", "concise"
+            ]  # fmt: skip
+        else:
+            probe = sandbox.run(["{python}", "-c", "import pyflakes"], {})
+            command = ["{python}", "-m", "pyflakes"] if probe.passed else None
+        _LINTERS[sandbox.python] = command
+    return _LINTERS[sandbox.python]
+
+
 _LINTER_SOURCES = ("ruff", "pyflakes", "flake8", "pylint")
 _JS_EXTENSIONS = (".js", ".mjs", ".cjs")
 
@@ -65,23 +85,23 @@ class Checker:
         self.workspace_files = workspace_files
         self.js_runner = js_runner
 
-    @cached_property
+    @property
     def linter(self) -> list[str] | None:
-        """The command that lints one file for real errors: ruff next to the interpreter or on PATH."""
-        ruff = shutil.which("ruff", path=os.path.dirname(self.sandbox.python)) or shutil.which("ruff")
-        if ruff:
-            return [
-                ruff,
-                "check",
-                "--isolated",
-                "--no-cache",
-                "--select",
-                "F,E9",
-                "--output-format",
-                "concise",
-            ]
-        probe = self.sandbox.run(["{python}", "-c", "import pyflakes"], {})
-        return ["{python}", "-m", "pyflakes"] if probe.passed else None
+        return linter_command(self.sandbox)
+
+    def lint_problems(self, relative_path: str, text: str) -> list[Problem]:
+        """The linter's findings on `text` as problems to fix (none when no linter runs here)."""
+        if self.linter is None:
+            return []
+        result = self._run([*self.linter, relative_path], {relative_path: text}, None)
+        source = os.path.basename(self.linter[0])
+        problems = []
+        for line in result.output.splitlines():
+            found = _LINT_FINDING.match(line)
+            if found:
+                number, code, message = found.groups()
+                problems.append(Problem(message, int(number) - 1, source, code))
+        return problems
 
     def verify(
         self,

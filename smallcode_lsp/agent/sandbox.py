@@ -115,7 +115,7 @@ class Sandbox:
     @cached_property
     def isolation(self) -> Isolation:
         """Probe once whether namespaces work here: a run that must see only the loopback device."""
-        process_limit = os.geteuid() != 0 or self._pids_cgroup_root() is not None
+        process_limit = os.geteuid() != 0 or self._pids_cgroup_parent is not None
         if not sys.platform.startswith("linux"):
             return Isolation(False, False, f"no namespaces on {sys.platform}", process_limit)
         probe = "import socket, sys; sys.exit(0 if [n for _, n in socket.if_nameindex()] == ['lo'] else 3)"
@@ -127,10 +127,6 @@ class Sandbox:
 
     @cached_property
     def _pids_cgroup_parent(self) -> str | None:
-        return self._pids_cgroup_root()
-
-    @staticmethod
-    def _pids_cgroup_root() -> str | None:
         """A cgroup directory whose children get a `pids.max`: root is exempt from RLIMIT_NPROC."""
         if os.geteuid() != 0:
             return None

@@ -6,6 +6,7 @@ the definitions the code uses and, for re-running a test, a copy of the project'
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
@@ -94,7 +95,6 @@ class AgentService:
         limits = SandboxLimits(wall_seconds=float(settings.timeout_seconds))
         self.sandbox = Sandbox(limits, python=self.project_python(), hidden=self._secret_files())
         self.js_runner = next((r for r in map(detect_js_runner, self.roots) if r is not None), None)
-        self.checker = Checker(self.sandbox, self.workspace_files, self.js_runner)
         # Probe the OS's isolation now, off the request path, so status can report it.
         threading.Thread(
             target=lambda: self.sandbox.isolation, name="smallcode-sandbox-probe", daemon=True
@@ -157,6 +157,11 @@ class AgentService:
                 break
         return "\n\n".join(parts)
 
+    def checker(self) -> Checker:
+        """Checks for one request: the workspace is copied from disk at most once per request, the
+        first time a test needs it, and every attempt of the request runs on that snapshot."""
+        return Checker(self.sandbox, functools.lru_cache(maxsize=1)(self.workspace_files), self.js_runner)
+
     def workspace_files(self) -> dict[str, str]:
         """The project's sources and test configuration, for re-running a test on a copy: Python, and
         JavaScript/TypeScript too when the workspace has a test runner for them."""
@@ -193,14 +198,15 @@ class AgentService:
     ) -> FixResult:
         spec = language_for_path(request.path)
         target = find_target(request.document, spec, request.path, request.problem.line)
-        fixer = Fixer(generate, self.checker, self.settings.max_attempts)
+        checker = self.checker()
+        fixer = Fixer(generate, checker, self.settings.max_attempts)
         relative = self.relative_path(request.path)
         test_output = request.test_output
         if not test_output and request.problem.test_id:
             # An editor's test diagnostic is often one line; the failing assertion's values help more.
             if progress:
                 progress("running the failing test")
-            test_output = self.checker.failure_of(relative, request.document, request.problem.test_id)
+            test_output = checker.failure_of(relative, request.document, request.problem.test_id)
         return fixer.fix(
             request.document,
             request.path,
@@ -239,8 +245,10 @@ class AgentService:
         root = self.root_of(path)
         python_path = ["src"] if root is not None and (root / "src").is_dir() else []
 
+        workspace = functools.lru_cache(maxsize=1)(self.workspace_files)  # read once per request
+
         def files() -> dict[str, str]:
-            copy = self.workspace_files()
+            copy = dict(workspace())
             copy[relative] = document  # the buffer as the user sees it, saved or not
             return copy
 

@@ -104,9 +104,15 @@ def _indent(text: str) -> int:
     return len(text.expandtabs(4)) - len(text.lstrip().expandtabs(4))
 
 
-def syntax_problems(document: str, spec: LanguageSpec, limit: int = 20) -> list[SyntaxProblem]:
-    """tree-sitter's error and missing nodes: the server's own diagnostics, for any indexed language."""
-    tree = spec.new_parser().parse(document.encode("utf-8"))
+def syntax_problems(
+    document: str, spec: LanguageSpec, limit: int = 20, tree: tree_sitter.Tree | None = None
+) -> list[SyntaxProblem]:
+    """tree-sitter's error and missing nodes: the server's own diagnostics, for any indexed language.
+
+    `tree`: the document's tree when the caller keeps one current (an open buffer), to skip a parse.
+    """
+    if tree is None:
+        tree = spec.new_parser().parse(document.encode("utf-8"))
     problems: list[SyntaxProblem] = []
     if not tree.root_node.has_error:
         return problems

@@ -56,7 +56,7 @@ class SmallCodeServer(LanguageServer):
         self.last_completion: dict[str, Any] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.prefetcher = Prefetcher()
-        self.agent: AgentService | None = None  # built on first use (see features/actions.py)
+        self.agent: AgentService | None = None  # built on first use (see features/agent_commands.py)
         self.agent_key: tuple[Any, ...] | None = None
         # uri -> (timer, edited line) of an index update waiting for a pause in typing.
         self.pending_publish: dict[str, tuple[asyncio.TimerHandle, int | None]] = {}

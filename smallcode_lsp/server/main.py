@@ -13,10 +13,18 @@ from smallcode_lsp import __version__
 def build_server():
     """Create the server with every feature registered (importing pygls lazily keeps --version fast)."""
     from smallcode_lsp.server.app import SmallCodeServer
-    from smallcode_lsp.server.features import actions, commands, completion, documents, lifecycle, symbols
+    from smallcode_lsp.server.features import (
+        agent_commands,
+        code_actions,
+        commands,
+        completion,
+        documents,
+        lifecycle,
+        symbols,
+    )
 
     server = SmallCodeServer()
-    for feature in (lifecycle, documents, completion, symbols, commands, actions):
+    for feature in (lifecycle, documents, completion, symbols, commands, code_actions, agent_commands):
         feature.register(server)
     return server
 

@@ -6,6 +6,8 @@ error that says so instead of a suggestion for the wrong place.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pygls.exceptions import JsonRpcInvalidParams
 
 
@@ -43,3 +45,9 @@ def document_lines(text: str, line: int) -> list[str]:
     if not 0 <= line < len(lines):
         raise JsonRpcInvalidParams(f"position line {line} is outside the document ({len(lines)} lines)")
     return lines
+
+
+def client_encoding(ls: Any) -> str:
+    """The position encoding negotiated with the client (UTF-16 unless it chose another)."""
+    encoding = ls.workspace.position_encoding
+    return str(getattr(encoding, "value", encoding) or "utf-16")

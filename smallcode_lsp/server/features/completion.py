@@ -16,7 +16,12 @@ from smallcode_lsp.completion.service import Completer, CompletionRequest
 from smallcode_lsp.engine.host import ModelUnavailable
 from smallcode_lsp.server.app import SmallCodeServer
 from smallcode_lsp.server.features.documents import flush_pending_publishes
-from smallcode_lsp.server.positions import column_from_client, column_to_client, document_lines
+from smallcode_lsp.server.positions import (
+    client_encoding,
+    column_from_client,
+    column_to_client,
+    document_lines,
+)
 
 log = logging.getLogger(__name__)
 _WORD_BEFORE = re.compile(r"[A-Za-z0-9_$]*$")
@@ -33,11 +38,6 @@ class Placed:
     line_prefix: str
 
 
-def _encoding(ls: SmallCodeServer) -> str:
-    encoding = ls.workspace.position_encoding
-    return str(getattr(encoding, "value", encoding) or "utf-16")
-
-
 async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, explicit: bool) -> Placed | None:
     """The suggestion at `position`, or None; superseded and cancelled requests return None."""
     if uri not in ls.workspace.text_documents:
@@ -45,7 +45,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     text = ls.workspace.get_text_document(uri).source
     lines = document_lines(text, position.line)
     line_text = lines[position.line]
-    encoding = _encoding(ls)
+    encoding = client_encoding(ls)
     column = column_from_client(line_text, position.character, encoding)
     line_prefix, line_suffix = line_text[:column], line_text[column:]
 
