@@ -233,3 +233,42 @@ def test_an_unchanged_answer_is_told_so(checker: Checker) -> None:
     )
     assert result.verified
     assert "repeats the original code" in script.seen[1][-1].content
+
+
+def test_after_an_unchanged_answer_a_documented_function_is_written_anew(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    source = (
+        "def clamp(x, low, high):\n"
+        '    """x limited to the range [low, high]."""\n'
+        "    if x < low:\n"
+        "        return high\n"
+        "    return min(x, high)\n"
+    )
+    (root / "clamp.py").write_text(source)
+    (root / "test_clamp.py").write_text(
+        "from clamp import clamp\n\n\ndef test_clamp():\n    assert clamp(-5, 0, 9) == 0\n"
+    )
+    service = AgentService([root], None, AgentSettings(max_attempts=3, timeout_seconds=60))
+    problem = Problem("assert 9 == 0", line=3, source="pytest", test_id="test_clamp.py::test_clamp")
+    fixed = source.replace("return high\n", "return low\n")
+    script = Script(block(source), block(fixed))
+    result = service.fix(FixRequest(str(root / "clamp.py"), source, problem), script)
+    assert result.verified, result.error
+    assert result.rewritten
+    assert result.title == "Fix (function rewritten): verified by re-running test_clamp"
+    rewrite = script.seen[1]
+    assert len(rewrite) == 2  # a fresh conversation, not a continuation
+    asked = rewrite[-1].content
+    assert "Complete this function" in asked and '"""x limited to the range [low, high]."""' in asked
+    assert "return high" not in asked  # the buggy body is hidden
+    assert "assert 9 == 0" in asked  # the test's failure says what is expected
+
+
+def test_an_undocumented_function_is_never_written_anew(checker: Checker) -> None:
+    document = "def double(x):\n    return x * 3\n"
+    script = Script(block(document), block(document), block(document))
+    problem = Problem("double(2) returned 6", 1, "pytest", test_id="t.py::test_double")
+    result = Fixer(script, checker, max_attempts=3).fix(document, "m.py", "m.py", PY, problem)
+    assert not result.verified and not result.rewritten
+    assert all("Complete this function" not in seen[-1].content for seen in script.seen)

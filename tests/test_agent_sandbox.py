@@ -177,3 +177,60 @@ def test_isolation_is_reported(sandbox: Sandbox) -> None:
     assert set(report) >= {"network", "filesystem", "processLimit"}
     if not report["network"]:
         assert report["reason"]
+
+
+OWNER = """
+import sys, threading
+from smallcode_lsp.agent.sandbox import Sandbox, SandboxLimits
+box = Sandbox(SandboxLimits(wall_seconds=120, cpu_seconds=60))
+print(box.isolation.network, flush=True)
+box.run(["{python}", "-I", "-c", "import time; time.sleep(120)", sys.argv[1]], {})
+"""
+
+
+def _processes_with(token: str) -> list[int]:
+    found = []
+    for entry in glob.glob("/proc/[0-9]*/cmdline"):
+        try:
+            with open(entry, "rb") as handle:
+                if token.encode() in handle.read():
+                    found.append(int(entry.split("/")[2]))
+        except OSError:
+            continue
+    return found
+
+
+def test_a_killed_server_leaves_no_run_behind(tmp_path) -> None:
+    """SIGKILL the process that owns a run: the run dies with it, and the next sandbox deletes the
+    temp dir the dead process could not."""
+    import signal
+    import subprocess
+    import sys
+
+    token = f"smallcode-orphan-{os.getpid()}-{time.time_ns()}"
+    owner = subprocess.Popen(
+        [sys.executable, "-c", OWNER, token],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+    )
+    assert owner.stdout is not None
+    owner.stdout.readline()  # the isolation probe has run
+    deadline = time.monotonic() + 20
+    while not _processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(token), "the sleeper never started"
+    pattern = os.path.join(tempfile.gettempdir(), f"smallcode-sandbox-{owner.pid}-*")
+    assert glob.glob(pattern)
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    deadline = time.monotonic() + 10
+    while _processes_with(token) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _processes_with(token), "the sandboxed process outlived its owner"
+    assert glob.glob(pattern), "nothing to sweep: the test proves nothing"
+    import smallcode_lsp.agent.sandbox as module
+
+    module._swept.clear()
+    Sandbox(LIMITS).run(["{python}", "-I", "-c", "pass"], {})
+    assert not glob.glob(pattern)

@@ -55,3 +55,16 @@ def test_agent_bench_runs_end_to_end(tmp_path: Path, tiny_model_path: Path) -> N
     assert len(result["fix"]["records"]["loop"]) == 1
     assert result["fix"]["loop_fix_rate"] == 0.0  # random weights
     assert result["tests"]["tasks"] == 1
+
+
+def test_contention_bench_runs_both_sessions(tmp_path: Path, tiny_model_path: Path, monkeypatch) -> None:
+    from clients.bench import agent_contention
+
+    out = tmp_path / "contention.json"
+    monkeypatch.setitem(agent.SESSION, "max_tokens", 24)
+    argv = ["--model", str(tiny_model_path), "--json", str(out), "--probes", "2", "--gap-s", "0.1"]
+    assert agent_contention.main(argv) == 0
+    result = json.loads(out.read_text())
+    for name in ("yield", "queue"):
+        assert result[name]["idle"]["n"] == 2
+        assert result[name]["fix_seconds"] > 0

@@ -101,10 +101,13 @@ def def_line(source: str, name: str) -> int:
 SESSION = {"max_tokens": 768}  # answer tokens per model turn; --max-tokens (the CI smoke run uses a few)
 
 
-async def start_session(root: Path, model: Path | None, attempts: int, cache: Path) -> LspClient:
+async def start_session(
+    root: Path, model: Path | None, attempts: int, cache: Path, extra: dict[str, Any] | None = None
+) -> LspClient:
     env = {**os.environ, "SMALLCODE_CACHE_DIR": str(cache)}
     client = await LspClient.start(*SERVER_COMMAND, env=env, cwd=str(REPO))
     agent = {"maxAttempts": attempts, "timeoutSeconds": 60, "maxTokens": SESSION["max_tokens"]}
+    agent.update((extra or {}).get("agent", {}))
     options: dict[str, Any] = {"agent": agent}
     if model is not None:
         options["model"] = {"path": str(model)}
@@ -179,6 +182,7 @@ async def fix_session(
                     "verified": bool(result.get("verified")),
                     "fixed": fixed,
                     "attempts": result.get("attempts"),
+                    "rewritten": bool(result.get("rewritten")),
                     "seconds": round(seconds, 2),
                     "error": (result.get("error") or "")[:300],
                 }

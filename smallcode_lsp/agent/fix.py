@@ -3,6 +3,12 @@
 A small model rarely fixes a bug in one shot, but it often does once it reads what went wrong with its
 first try. Nothing is offered until a rewrite passes every check that can run here (see `checks.py`);
 the result says which checks those were, so the editor's title can too.
+
+Two strategies take turns. The first try asks for the smallest change to the code as it is. Shown the
+buggy body, a small model mostly copies it back unchanged, so when a failing test says what the code
+must do and the function documents its contract, later tries hide the body and ask for the function
+anew from its signature, docstring and the test's failure (measured in clients/bench/agent.py). The
+test re-run then checks the new body, and the title says the function was rewritten.
 """
 
 from __future__ import annotations
@@ -52,16 +58,18 @@ class FixResult:
     attempts: list[Attempt] = field(default_factory=list)
     error: str = ""  # why nothing verified
     cancelled: bool = False
+    rewritten: bool = False  # the function was written anew from its contract, not edited
 
     @property
     def title(self) -> str:
         """What the editor shows: what was verified, or that nothing was."""
+        kind = "Fix (function rewritten)" if self.rewritten else "Fix"
         if self.verified:
             tests = [c for c in self.checks if c.startswith("re-running ")]
             if tests:
-                return f"Fix: verified by {tests[0]}"
-            return "Fix: verified by " + ", ".join(self.checks) if self.checks else "Fix"
-        return "Fix (unverified)"
+                return f"{kind}: verified by {tests[0]}"
+            return f"{kind}: verified by " + ", ".join(self.checks) if self.checks else kind
+        return f"{kind} (unverified)"
 
 
 def fix_prompt(
@@ -89,6 +97,59 @@ def fix_prompt(
         "of the problem unchanged. Answer with the complete corrected code in one code block."
     )
     return [ChatMessage("system", SYSTEM), ChatMessage("user", "\n\n".join(parts))]
+
+
+REWRITE_SYSTEM = (
+    "You are an expert programmer. You write correct, complete functions. "
+    "You answer with code only, in one fenced code block."
+)
+
+
+def contract_of(code: str, name: str | None) -> str | None:
+    """A Python function's decorators, signature and docstring, without its body; None when the
+    function has no docstring (then the signature alone says too little to write it anew)."""
+    import ast
+
+    if not name:
+        return None
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return None
+    function = next(
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name
+        ),
+        None,
+    )
+    if function is None or ast.get_docstring(function) is None:
+        return None
+    lines = textwrap.dedent(code).split("\n")
+    start = min([function.lineno] + [d.lineno for d in function.decorator_list])
+    end = function.body[0].end_lineno or function.body[0].lineno
+    return "\n".join(lines[start - 1 : end])
+
+
+def rewrite_prompt(
+    relative_path: str,
+    language: str,
+    contract: str,
+    failure: str,
+    definitions: str = "",
+) -> list[ChatMessage]:
+    fence = language.lower()
+    parts = [f"File: {relative_path}"]
+    if definitions.strip():
+        heading = "Definitions this code can use, from other parts of the project:"
+        parts.append(f"{heading}\n```{fence}\n{definitions.rstrip()}\n```")
+    parts.append(f"Complete this function:\n```{fence}\n{contract}\n```")
+    parts.append(
+        f"Its previous implementation was wrong; it failed this test:\n```\n{failure.strip()[-1500:]}\n```"
+    )
+    parts.append("Answer with the complete function, signature and docstring included, in one code block.")
+    return [ChatMessage("system", REWRITE_SYSTEM), ChatMessage("user", "\n\n".join(parts))]
 
 
 def retry_message(error: str) -> ChatMessage:
@@ -187,13 +248,24 @@ class Fixer:
         target = find_target(document, spec, path, problem.line)
         language = spec.name if spec else ""
         messages = fix_prompt(relative_path, language, target, problem, definitions, test_output)
+        # Rewriting from the contract needs a contract and a test that checks the new body.
+        contract = None
+        if problem.test_id and spec is not None and spec.name == "python":
+            contract = contract_of(target.text, target.name)
+        rewriting = False
         result = FixResult(False, target, None, None)
         for number in range(1, self.max_attempts + 1):
             if cancel is not None and cancel.is_set():
                 result.cancelled = True
                 return result
+            if contract is not None and number == 2:
+                failure = result.error if result.attempts and result.attempts[-1].outcome else ""
+                failure = failure or test_output or problem.message
+                messages = rewrite_prompt(relative_path, language, contract, failure, definitions)
+                rewriting = True
             if progress:
-                progress(f"attempt {number} of {self.max_attempts}: generating")
+                what = "rewriting the function" if rewriting else "generating"
+                progress(f"attempt {number} of {self.max_attempts}: {what}")
             answer = self.generate(messages, cancel, number)
             code = first_code_block(answer)
             if code is None or not code.strip():
@@ -215,7 +287,7 @@ class Fixer:
                 progress(f"attempt {number} of {self.max_attempts}: checking")
             outcome = self.checker.verify(relative_path, document, rewritten, spec, problem, cancel)
             result.attempts.append(Attempt(answer, outcome))
-            result.replacement, result.document = replacement, rewritten
+            result.replacement, result.document, result.rewritten = replacement, rewritten, rewriting
             if outcome.passed:
                 result.verified, result.checks, result.error = True, outcome.done, ""
                 return result

@@ -22,6 +22,7 @@ import contextlib
 import ctypes
 import json
 import os
+import signal
 import sys
 
 CLONE_NEWNS = 0x00020000
@@ -43,6 +44,7 @@ MS_PRIVATE = 1 << 18
 MS_RELATIME = 1 << 21
 MS_STRICTATIME = 1 << 24
 
+PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 SETUP_FAILED = 125
 INNER_ID = 1000  # the uid/gid the command has inside the namespace: not 0, so no capabilities survive exec
@@ -157,14 +159,33 @@ def _apply_limits(limits: dict[str, int]) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
+def _die_with(parent: int) -> None:
+    """Be killed when `parent` dies (a server killed mid-run must not leave its sandbox running);
+    if it is already gone, stop now."""
+    _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(SETUP_FAILED)
+
+
 def _run_as_init(command: list[str], config: dict) -> None:
     """Fork the command as PID 1 of the new namespace and mirror its exit status."""
+    alive_read, alive_write = os.pipe()
     child = os.fork()
     if child == 0:
+        # PID 1 dying takes the whole namespace with it. Its parent is outside the namespace
+        # (getppid() says 0), so the pipe tells whether the launcher lived past the prctl.
+        os.close(alive_write)
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.read(alive_read, 1) != b"+":
+            os._exit(SETUP_FAILED)
+        os.close(alive_read)
         # Without a fresh /proc the host's stays visible (read-only): not a reason to refuse the run.
         with contextlib.suppress(OSError):
             _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
         _exec(command, config)
+    os.close(alive_read)
+    os.write(alive_write, b"+")
+    os.close(alive_write)
     _, status = os.waitpid(child, 0)
     # A signal death is reported shell-style (128 + signal): the launcher cannot die of SIGKILL itself.
     os._exit(128 + os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.waitstatus_to_exitcode(status))
@@ -185,6 +206,8 @@ def main(argv: list[str]) -> None:
         _fail("usage: jail.py CONFIG_JSON -- COMMAND...")
     config = json.loads(argv[1])
     command = argv[3:]
+    if config.get("parent"):
+        _die_with(int(config["parent"]))
     if config.get("cgroup"):
         try:
             _write(os.path.join(config["cgroup"], "cgroup.procs"), str(os.getpid()))

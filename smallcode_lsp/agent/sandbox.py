@@ -8,7 +8,9 @@ filesystem and hidden secret files (see `jail.py`). Everything is killed and del
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import glob
 import itertools
 import json
 import os
@@ -27,6 +29,11 @@ from pathlib import Path
 _JAIL = str(Path(__file__).with_name("jail.py"))
 _PIDS_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
 _run_numbers = itertools.count()
+_PREFIX = "smallcode-sandbox-"
+# Runs in flight (temp dir -> cgroup), so that a server exiting mid-run still cleans up after them.
+_live_runs: dict[str, str | None] = {}
+_live_lock = threading.Lock()
+_live_processes: dict[str, subprocess.Popen[bytes]] = {}
 _SETUP_FAILED = 125
 _POLL_S = 0.05
 
@@ -146,7 +153,7 @@ class Sandbox:
         parent = self._pids_cgroup_parent
         if parent is None:
             return None
-        path = os.path.join(parent, f"smallcode-sandbox-{os.getpid()}-{next(_run_numbers)}")
+        path = os.path.join(parent, f"{_PREFIX}{os.getpid()}-{next(_run_numbers)}")
         try:
             os.mkdir(path)
             with open(os.path.join(path, "pids.max"), "w", encoding="ascii") as handle:
@@ -184,8 +191,11 @@ class Sandbox:
         cancel: threading.Event | None,
         links: Mapping[str, str] | None = None,
     ) -> RunResult:
-        workdir = os.path.realpath(tempfile.mkdtemp(prefix="smallcode-sandbox-"))
+        _sweep_orphans()
+        workdir = os.path.realpath(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
         cgroup = self._make_cgroup()
+        with _live_lock:
+            _live_runs[workdir] = cgroup
         try:
             for relative, content in files.items():
                 target = _inside_dir(workdir, relative)
@@ -200,6 +210,7 @@ class Sandbox:
             os.makedirs(os.path.join(workdir, ".tmp"), exist_ok=True)
             config = {
                 "isolate": isolate,
+                "parent": os.getpid(),
                 "workdir": workdir,
                 "cgroup": cgroup,
                 "hidden": self.hidden,
@@ -224,6 +235,8 @@ class Sandbox:
             if copied:
                 result = RunResult(result.status, result.returncode, result.seconds, result.output, copied)
         finally:
+            with _live_lock:
+                _live_runs.pop(workdir, None)
             _remove(workdir)
             if cgroup:
                 _remove_cgroup(cgroup)
@@ -266,6 +279,8 @@ class Sandbox:
                 )
             except OSError as error:
                 return RunResult("error", None, 0.0, f"sandbox: cannot start: {error}")
+            with _live_lock:
+                _live_processes[workdir] = process
             status = None
             deadline = started + self.limits.wall_seconds
             while process.poll() is None:
@@ -278,6 +293,8 @@ class Sandbox:
                 time.sleep(_POLL_S)
             _kill_group(process)
             process.wait()
+            with _live_lock:
+                _live_processes.pop(workdir, None)
             seconds = time.perf_counter() - started
             output.seek(0)
             text = output.read().decode("utf-8", "replace")
@@ -327,3 +344,52 @@ def _remove_cgroup(path: str) -> None:
             return
         except OSError:
             time.sleep(0.025)
+
+
+@atexit.register
+def _clean_up_live_runs() -> None:
+    """At interpreter exit, kill the runs still in flight (worker threads die without their
+    `finally`) and delete what they left."""
+    with _live_lock:
+        processes = list(_live_processes.values())
+        runs = list(_live_runs.items())
+        _live_processes.clear()
+        _live_runs.clear()
+    for process in processes:
+        _kill_group(process)
+    for workdir, cgroup in runs:
+        _remove(workdir)
+        if cgroup:
+            _remove_cgroup(cgroup)
+
+
+_swept = threading.Event()
+
+
+def _sweep_orphans() -> None:
+    """Once per process, delete temp dirs and cgroups of sandboxes whose server died (SIGKILL leaves
+    them behind); their names carry the owning process id."""
+    if _swept.is_set():
+        return
+    _swept.set()
+    patterns = [os.path.join(tempfile.gettempdir(), f"{_PREFIX}*")]
+    patterns += [os.path.join(root, f"{_PREFIX}*") for root in _PIDS_CGROUP_ROOTS]
+    for pattern in patterns:
+        for path in glob.glob(pattern):
+            owner = os.path.basename(path)[len(_PREFIX) :].split("-", 1)[0]
+            if not owner.isdigit() or _alive(int(owner)):
+                continue
+            if path.startswith(tempfile.gettempdir()):
+                _remove(path)
+            else:
+                _remove_cgroup(path)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

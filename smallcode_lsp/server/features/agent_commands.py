@@ -50,15 +50,18 @@ def agent(ls: SmallCodeServer) -> AgentService:
 
 def _generate_on_model_thread(ls: SmallCodeServer):
     max_tokens = ls.settings.agent.max_tokens
+    yield_to_completions = ls.settings.agent.yield_to_completions
 
     def generate(messages: Sequence[ChatMessage], cancel: threading.Event | None, attempt: int) -> str:
         temperature, seed = decoding_for(attempt)
-        future = ls.host.run(
-            lambda engine: engine.chat(
-                messages, max_tokens=max_tokens, cancel=cancel, temperature=temperature, seed=seed
-            )
-        )
-        return future.result().text
+        return ls.host.chat_in_background(
+            messages,
+            max_tokens=max_tokens,
+            cancel=cancel,
+            temperature=temperature,
+            seed=seed,
+            yield_to_interactive=yield_to_completions,
+        ).text
 
     return generate
 
@@ -331,6 +334,7 @@ def _summary(result: FixResult) -> dict[str, Any]:
         "title": result.title,
         "checks": list(result.checks),
         "attempts": len(result.attempts),
+        "rewritten": result.rewritten,
         "error": result.error,
         "range": {"startLine": result.target.start, "endLine": result.target.end},
         "replacement": result.replacement,
