@@ -77,7 +77,6 @@ class AgentSettings:
     timeout_seconds: int = 60  # wall clock per sandbox run
     max_tokens: int = 768  # answer length per model turn
     python: str | None = None  # interpreter for the project's code and tests (default: its venv)
-    yield_to_completions: bool = True  # pause a fix/tests turn while ghost text is requested
 
 
 @dataclass(frozen=True)
@@ -176,7 +175,6 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "agent.timeoutSeconds": ("agent", "timeout_seconds", _positive_int(1, 3600)),
     "agent.maxTokens": ("agent", "max_tokens", _positive_int(16, 8192)),
     "agent.python": ("agent", "python", _optional_str),
-    "agent.yieldToCompletions": ("agent", "yield_to_completions", _bool),
 }
 
 SETTING_NAMES: tuple[str, ...] = tuple(_SCHEMA)

@@ -99,6 +99,21 @@ def test_split_keeps_imports_and_tests_only() -> None:
     assert split_tests("def test_(:\n") == ([], [])
 
 
+def test_an_answer_cut_short_keeps_its_complete_statements() -> None:
+    from smallcode_lsp.engine.chat import runaway
+
+    looping = "from m import f\n\ndef test_f():\n" + "".join(
+        f"    assert f([1.0, 2.0], 0.{n:02d})\n" for n in range(1, 14)
+    )
+    assert runaway(looping)  # generation stops here instead of running out of tokens
+    assert not runaway(looping.replace("0.05)", "0.05, strict=True)"))
+    assert not runaway("x = 1\n" * 3)
+    imports, tests = split_tests(looping + "    assert f([1.0, 2.0, ")
+    assert imports == ["from m import f"]
+    assert [t.name for t in tests] == ["test_f"]
+    assert tests[0].code.count("assert") == 13
+
+
 def test_merge_adds_missing_imports_and_renames_clashing_tests() -> None:
     existing = "import pytest\nfrom pkg.calc import add\n\n\ndef test_add():\n    assert add(1, 1) == 2\n"
     merged = merge_into(
@@ -210,3 +225,58 @@ def test_an_existing_file_that_does_not_run_gets_a_sibling_instead(project: Path
     result = _tests_beside_existing(project, "import not_installed_anywhere\n\n\ndef test_x():\n    pass\n")
     assert result.test_path == "tests/test_calc_smallcode.py" and not result.existed
     assert "not_installed_anywhere" not in result.test_text and "def test_adds" in result.test_text
+
+
+DOCUMENTED = textwrap.dedent(
+    '''\
+    def mean(xs):
+        """The average.
+
+        >>> mean([1, 2, 3])
+        2.0
+        >>> data = [4]
+        >>> mean(data) == 4
+        True
+        >>> print(mean([2]))
+        2.0
+        """
+        return sum(xs) / len(xs)
+    '''
+)
+
+
+def test_docstring_examples_become_one_assertion_test() -> None:
+    from smallcode_lsp.agent.doc_examples import example_test
+
+    found = example_test(DOCUMENTED, "mean")
+    assert found is not None
+    name, text, imports = found
+    assert name == "test_mean_docstring_examples"
+    assert "assert (mean([1, 2, 3])) == pytest.approx(2.0)" in text
+    assert "data = [4]" in text and "assert (mean(data) == 4) is True" in text
+    assert "print" not in text  # printed output is not a value
+    assert imports == ["import pytest"]
+    namespace: dict = {}
+    exec(DOCUMENTED + "\nimport pytest\n" + text, namespace)
+    namespace[name]()  # the test passes on the documented code
+    assert example_test("def f():\n    '''No examples.'''\n", "f") is None
+
+
+def test_docstring_examples_are_kept_or_reported_never_repaired(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "stats.py").write_text(DOCUMENTED)
+    model = block("from stats import mean\n\ndef test_one():\n    assert mean([5]) == 5\n")
+    service = AgentService([root], None, AgentSettings(max_attempts=2, timeout_seconds=60))
+    result = service.generate_tests(str(root / "stats.py"), DOCUMENTED, Script(model), name="mean")
+    assert result.kept == 2 and not result.possible_bugs
+    assert "def test_mean_docstring_examples" in (result.test_text or "")
+
+    buggy = DOCUMENTED.replace("sum(xs) / len(xs)", "sum(xs) / (len(xs) + 1)")
+    (root / "stats.py").write_text(buggy)
+    model = block("from stats import mean\n\ndef test_empty_like():\n    assert mean([0]) == 0\n")
+    script = Script(model)
+    result = service.generate_tests(str(root / "stats.py"), buggy, script, name="mean")
+    assert [(f, t) for f, t, _ in result.possible_bugs] == [("mean", "test_mean_docstring_examples")]
+    assert "docstring's own example" in result.possible_bugs[0][2]
+    assert len(script.seen) == 1  # the failing example was not sent back for repair

@@ -8,7 +8,8 @@
    runs the problem's tests on the fixed code and they pass.
 2. Tests: `smallcode.generateTests` for each correct canonical solution. The bench re-runs the offered
    test file on the correct code (fraction of offered tests that pass) and on up to 3 failing mutants
-   per task (fraction of mutants killed by at least one offered test).
+   per task (fraction of mutants killed by at least one offered test). The test the server makes from
+   a docstring's `>>>` examples is counted, and the model's own tests are also scored without it.
 
     python clients/bench/agent.py [--tasks fix,tests] [--limit N] [--model PATH] [--json PATH]
 
@@ -20,6 +21,7 @@ pass on correct code; they kill >= 50% of mutants.
 from __future__ import annotations
 
 import argparse
+import ast
 import asyncio
 import json
 import os
@@ -101,13 +103,10 @@ def def_line(source: str, name: str) -> int:
 SESSION = {"max_tokens": 768}  # answer tokens per model turn; --max-tokens (the CI smoke run uses a few)
 
 
-async def start_session(
-    root: Path, model: Path | None, attempts: int, cache: Path, extra: dict[str, Any] | None = None
-) -> LspClient:
+async def start_session(root: Path, model: Path | None, attempts: int, cache: Path) -> LspClient:
     env = {**os.environ, "SMALLCODE_CACHE_DIR": str(cache)}
     client = await LspClient.start(*SERVER_COMMAND, env=env, cwd=str(REPO))
     agent = {"maxAttempts": attempts, "timeoutSeconds": 60, "maxTokens": SESSION["max_tokens"]}
-    agent.update((extra or {}).get("agent", {}))
     options: dict[str, Any] = {"agent": agent}
     if model is not None:
         options["model"] = {"path": str(model)}
@@ -270,6 +269,20 @@ def run_test_file(test_text: str, folder: str, solution: str) -> dict[str, bool]
     return junit_outcomes(result.files.get(report, ""))
 
 
+def without_example_tests(text: str) -> str:
+    """The offered test file minus the test made from docstring examples (to credit the model alone)."""
+    tree = ast.parse(text)
+    lines = text.split("\n")
+    drop = [
+        (node.lineno, node.end_lineno)
+        for node in tree.body
+        if isinstance(node, ast.FunctionDef) and node.name.endswith("_docstring_examples")
+    ]
+    for start, end in reversed(drop):
+        del lines[start - 1 : end]
+    return "\n".join(lines)
+
+
 async def tests_session(root: Path, tasks: list[dict[str, Any]], model: Path | None, cache: Path):
     client = await start_session(root, model, 2, cache)
     records = []
@@ -293,12 +306,18 @@ async def tests_session(root: Path, tasks: list[dict[str, Any]], model: Path | N
                 on_correct = run_test_file(text, task["folder"], task["source"])
                 record["pass_on_correct"] = sum(on_correct.values())
                 record["ran_on_correct"] = len(on_correct)
-                killed = 0
+                model_text = without_example_tests(text)
+                record["from_docstring_examples"] = record["offered"] - model_text.count("\ndef test")
+                killed = killed_by_model = 0
                 for mutant in task["mutants"]:
                     outcomes = run_test_file(text, task["folder"], mutant.source)
                     killed += bool(outcomes) and not all(outcomes.values())
+                    if model_text.count("\ndef test"):
+                        outcomes = run_test_file(model_text, task["folder"], mutant.source)
+                        killed_by_model += bool(outcomes) and not all(outcomes.values())
                 record["mutants"] = len(task["mutants"])
                 record["killed"] = killed
+                record["killed_by_model_tests"] = killed_by_model
             records.append(record)
             log(
                 f"tests {number}/{len(tasks)} {problem['task_id']}: {record['offered']} offered, "
@@ -336,6 +355,12 @@ def run_tests(problems: list[dict[str, str]], model: Path | None, tmp: Path) -> 
         if mutants_with_tests
         else None,
         "mutants_killed_overall": round(killed / all_mutants, 4) if all_mutants else None,
+        "offered_from_docstring_examples": sum(r.get("from_docstring_examples", 0) for r in records),
+        "mutants_killed_by_model_tests_alone": round(
+            sum(r.get("killed_by_model_tests", 0) for r in records) / all_mutants, 4
+        )
+        if all_mutants
+        else None,
         "possible_bugs_reported_on_correct_code": sum(r["possible_bugs"] for r in records),
         "mean_seconds": round(sum(r["seconds"] for r in records) / len(records), 2) if records else None,
         "records": records,
@@ -365,6 +390,9 @@ def print_table(result: dict[str, Any]) -> None:
             ("offered tests passing on correct code (>= 0.9)", t["pass_on_correct"]),
             ("mutants killed where tests offered (>= 0.5)", t["mutants_killed_where_tests_offered"]),
             ("mutants killed overall", t["mutants_killed_overall"]),
+            ("  of offered, from docstring examples", t["offered_from_docstring_examples"]),
+            ("  mutants killed by the model's tests alone", t["mutants_killed_by_model_tests_alone"]),
+            ("possible bugs reported on correct code", t["possible_bugs_reported_on_correct_code"]),
             ("mean seconds per function", t["mean_seconds"]),
         ]
     width = max(len(str(name)) for name, _ in rows) if rows else 0

@@ -7,6 +7,8 @@ against a copy of the workspace, send the failures back for repair, and sort the
 - tests that still fail on an assertion may have found a bug: they are reported, never written and
   never silently dropped;
 - tests that cannot run (import errors, typos, wrong API) are dropped.
+The docstring's own `>>>` examples, when it has some, become a test of their own (doc_examples.py):
+never sent back for repair, since the documentation, not the model, wrote their expected values.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
+from smallcode_lsp.agent.doc_examples import example_test
 from smallcode_lsp.agent.fix import Generate
 from smallcode_lsp.agent.sandbox import Sandbox
 from smallcode_lsp.engine.chat import ChatMessage, first_code_block
@@ -144,10 +147,10 @@ def tests_prompt(subject: Subject, relative_path: str, definitions: str = "") ->
 
 
 def split_tests(code: str) -> tuple[list[str], list[GeneratedTest]]:
-    """(import lines, test functions) of a generated module; anything else is dropped."""
-    try:
-        tree = ast.parse(code)
-    except SyntaxError:
+    """(import lines, test functions) of a generated module; anything else is dropped. An answer cut
+    short (out of tokens) keeps what parses: its lines up to the last complete statement."""
+    tree = _parse_longest_prefix(code)
+    if tree is None:
         return [], []
     lines = code.split("\n")
     imports: list[str] = []
@@ -160,6 +163,16 @@ def split_tests(code: str) -> tuple[list[str], list[GeneratedTest]]:
             start = min([node.lineno] + [d.lineno for d in node.decorator_list])
             tests.append(GeneratedTest(node.name, "\n".join(lines[start - 1 : node.end_lineno])))
     return imports, tests
+
+
+def _parse_longest_prefix(code: str) -> ast.Module | None:
+    lines = code.split("\n")
+    for end in range(len(lines), 0, -1):
+        try:
+            return ast.parse("\n".join(lines[:end]))
+        except SyntaxError:
+            continue
+    return None
 
 
 def test_module(imports: Sequence[str], tests: Sequence[GeneratedTest]) -> str:
@@ -241,6 +254,9 @@ class TestAuthor:
         outcome = SubjectResult(subject)
         messages = tests_prompt(subject, relative_path, definitions)
         pending: list[GeneratedTest] = []
+        documented = example_test(subject.code, subject.name)
+        if documented is not None:
+            self._check_examples(outcome, GeneratedTest(documented[0], documented[1]), documented[2], cancel)
         for number in range(1, self.max_attempts + 1):
             if cancel is not None and cancel.is_set():
                 break
@@ -255,6 +271,7 @@ class TestAuthor:
                 continue
             if not any(subject.import_line in line or _imports_subject(line, subject) for line in imports):
                 imports.insert(0, subject.import_line)
+            candidates = [c for c in candidates if c.name not in {k.name for k in outcome.kept}]
             outcome.imports = list(dict.fromkeys(outcome.imports + imports))
             if progress:
                 progress(f"{subject.name}: running {len(candidates)} tests")
@@ -288,6 +305,27 @@ class TestAuthor:
             (outcome.possible_bugs if case.outcome == "failed" else outcome.dropped).append(case)
         outcome.kept = _unique_names(outcome.kept)
         return outcome
+
+    def _check_examples(
+        self,
+        outcome: SubjectResult,
+        examples: GeneratedTest,
+        imports: list[str],
+        cancel: threading.Event | None,
+    ) -> None:
+        """Run the docstring-examples test on its own, before the model writes anything: kept when it
+        passes, a possible bug when it fails, and never sent to the model for repair."""
+        imports = [outcome.subject.import_line, *imports]
+        results, _ = self.run_tests(imports, [examples], cancel)
+        examples.outcome, examples.message = results.get(examples.name, ("error", "not collected"))
+        if examples.outcome == "passed":
+            outcome.kept.append(examples)
+            outcome.imports = list(dict.fromkeys(outcome.imports + imports))
+        elif examples.outcome == "failed":
+            examples.message = "the docstring's own example disagrees with the code:\n" + examples.message
+            outcome.possible_bugs.append(examples)
+        else:
+            outcome.dropped.append(examples)
 
 
 def _imports_subject(line: str, subject: Subject) -> bool:

@@ -8,6 +8,7 @@ enough, with a stop string so it does not invent the next user turn.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -64,3 +65,16 @@ def first_code_block(answer: str) -> str | None:
     closing = answer.find("```", newline + 1)
     body = answer[newline + 1 : closing if closing >= 0 else len(answer)]
     return body.rstrip("\n") + "\n" if body.strip() else None
+
+
+RUNAWAY_LINES = 12
+
+
+def runaway(text: str, lines: int = RUNAWAY_LINES) -> bool:
+    """True when the answer's last `lines` complete lines share one shape (digits aside): a small
+    model stuck in a loop (`assert f(0.01)`, `assert f(0.02)`, ...) until it runs out of tokens."""
+    if text.count("\n") < lines:
+        return False
+    tail = text.rsplit("\n", lines + 1)[-(lines + 1) : -1]
+    shapes = {re.sub(r"\d+", "0", line).strip() for line in tail}
+    return len(shapes) == 1 and "" not in shapes

@@ -2,19 +2,15 @@
 
 llama.cpp contexts are not thread-safe and a 2-core laptop gains nothing from parallel decoding, so
 all model work is serialised on a single worker thread; the LSP event loop only awaits futures.
-Interactive calls (ghost text) go first: a long background turn (a fix, generated tests) gives the
-thread up whenever one is waiting, and carries on once the typist pauses.
 Loading happens in the background so the server answers symbol requests while the model loads, and a
 load failure is kept as a message instead of an exception that would take the server down.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
@@ -22,15 +18,10 @@ from smallcode_lsp.config import ModelSettings
 from smallcode_lsp.models import ModelNotAvailable, resolve_model_path
 
 if TYPE_CHECKING:
-    from smallcode_lsp.engine.chat import ChatMessage
-    from smallcode_lsp.engine.local import Generation, LocalEngine
+    from smallcode_lsp.engine.local import LocalEngine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-# A background turn resumes after interactive requests have stopped arriving for this long: resuming
-# costs a prompt re-evaluation, which would delay the next keystroke's suggestion.
-RESUME_AFTER_IDLE_S = 0.4
 
 
 class ModelUnavailable(RuntimeError):
@@ -45,8 +36,6 @@ class ModelHost:
         self.state = "unloaded"  # unloaded | loading | ready | error
         self.error: str | None = None
         self.notice: str | None = None  # a non-fatal load problem worth telling the user once
-        self._interactive_queued = 0
-        self._last_interactive = 0.0
 
     def load(self, settings: ModelSettings) -> Future[None]:
         """Load (or reload, when model settings changed) on the model thread."""
@@ -86,83 +75,17 @@ class ModelHost:
         with self._lock:
             self.engine, self.state = engine, "ready"
 
-    def run(self, fn: Callable[[LocalEngine], T], *, interactive: bool = False) -> Future[T]:
-        """Run `fn(engine)` on the model thread; the future fails with ModelUnavailable if none is loaded.
-
-        `interactive` marks a call a typist waits for: background turns yield to it (`chat_in_background`).
-        """
-        started = threading.Event()
+    def run(self, fn: Callable[[LocalEngine], T]) -> Future[T]:
+        """Run `fn(engine)` on the model thread; the future fails with ModelUnavailable if none is loaded."""
 
         def call() -> T:
-            if interactive:
-                self._interactive_started(started)
             if self.engine is None:
                 if self.state == "error":
                     raise ModelUnavailable(f"the model failed to load: {self.error}")
                 raise ModelUnavailable("the model is still loading")
             return fn(self.engine)
 
-        if interactive:
-            with self._lock:
-                self._interactive_queued += 1
-                self._last_interactive = time.monotonic()
-        future = self._executor.submit(call)
-        if interactive:  # a call cancelled before it ran still leaves the queue
-            future.add_done_callback(lambda _: self._interactive_started(started))
-        return future
-
-    def _interactive_started(self, started: threading.Event) -> None:
-        with self._lock:
-            if not started.is_set():
-                started.set()
-                self._interactive_queued -= 1
-
-    def interactive_waiting(self) -> bool:
-        return self._interactive_queued > 0
-
-    def chat_in_background(
-        self,
-        messages: Sequence[ChatMessage],
-        *,
-        max_tokens: int,
-        cancel: threading.Event | None = None,
-        temperature: float = 0.0,
-        seed: int = 0,
-        yield_to_interactive: bool = True,
-    ) -> Generation:
-        """One assistant turn that gives the model thread up to interactive calls while it runs.
-
-        Called from a worker thread (it blocks). Each slice ends when a keystroke's request is
-        queued; the next slice waits until requests pause, then continues the same answer.
-        """
-        answer: list[int] = []
-        logprobs: list[float] = []
-        while True:
-            so_far = list(answer)
-
-            def turn(engine: LocalEngine, so_far: list[int] = so_far) -> Generation:
-                return engine.chat(
-                    messages,
-                    max_tokens=max_tokens - len(so_far),
-                    cancel=cancel,
-                    temperature=temperature,
-                    seed=seed + len(so_far),
-                    answer_prefix=so_far,
-                    should_yield=self.interactive_waiting if yield_to_interactive else None,
-                )
-
-            generation = self.run(turn).result()
-            answer.extend(generation.token_ids)
-            logprobs.extend(generation.logprobs)
-            whole = dataclasses.replace(generation, token_ids=list(answer), logprobs=list(logprobs))
-            if generation.finish_reason != "yielded":
-                return whole
-            if len(answer) >= max_tokens:
-                return dataclasses.replace(whole, finish_reason="length")
-            while time.monotonic() - self._last_interactive < RESUME_AFTER_IDLE_S:
-                if cancel is not None and cancel.is_set():
-                    return dataclasses.replace(whole, finish_reason="cancelled")
-                time.sleep(0.05)
+        return self._executor.submit(call)
 
     def wait_loaded(self, timeout: float | None = None) -> None:
         """Block until queued loads finished (used by the CLI)."""

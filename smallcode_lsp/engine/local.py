@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from smallcode_lsp.engine.chat import ChatMessage, build_chat_prompt
+from smallcode_lsp.engine.chat import ChatMessage, build_chat_prompt, runaway
 from smallcode_lsp.engine.fim import FimTemplate, detect_fim_template, fit_budget
 from smallcode_lsp.engine.llama_log import LOG_BRIDGE
 from smallcode_lsp.engine.logprobs import TemperatureSampler, greedy_choice
@@ -56,7 +56,7 @@ class Generation:
     text: str
     token_ids: list[int]
     logprobs: list[float]
-    finish_reason: str  # "stop", "length", "cancelled" or "yielded" (see `LocalEngine.chat`)
+    finish_reason: str  # "stop", "length" or "cancelled"
     prompt_tokens: int
     reused_prompt_tokens: int
     seconds: float
@@ -356,38 +356,23 @@ class LocalEngine:
         speculation: str = "off",
         temperature: float = 0.0,
         seed: int = 0,
-        answer_prefix: Sequence[int] = (),
-        should_yield: Callable[[], bool] | None = None,
     ) -> Generation:
         """The model's next assistant turn after `messages` (fix and tests requests); greedy unless
-        `temperature` > 0.
-
-        A long turn can give the model up to interactive requests: when `should_yield()` turns true
-        the call ends with finish reason "yielded", and a later call with `answer_prefix` (the ids
-        generated so far) carries on. The returned text is always the whole answer so far.
-        """
+        `temperature` > 0."""
         head = [self.bos_id] if self.add_bos and self.bos_id >= 0 else []
         prompt = build_chat_prompt(messages, tokenize=self.tokenize, token_id=self.token_id, head=head)
-        ids = [*prompt.ids, *answer_prefix]
-        room = self.context_size - len(ids) - 1
+        room = self.context_size - len(prompt.ids) - 1
         if room < 16:
             raise ValueError(
-                f"the request needs {len(ids)} prompt tokens; the {self.context_size}-token "
+                f"the request needs {len(prompt.ids)} prompt tokens; the {self.context_size}-token "
                 "context leaves no room for an answer (raise model.contextSize)"
             )
-        yielded = False
 
         def turn_ended(text: str) -> bool:
-            nonlocal yielded
-            if any(stop in text for stop in prompt.stop):
-                return True
-            if should_yield is not None and should_yield():
-                yielded = True
-                return True
-            return False
+            return any(stop in text for stop in prompt.stop) or runaway(text)
 
         generation = self.generate(
-            ids,
+            prompt.ids,
             max_tokens=min(max_tokens, room),
             cancel=cancel,
             should_stop=turn_ended,
@@ -395,10 +380,6 @@ class LocalEngine:
             temperature=temperature,
             seed=seed,
         )
-        if yielded and generation.finish_reason == "stop":
-            generation.finish_reason = "yielded"
-        if answer_prefix:
-            generation.text = self.detokenize(answer_prefix) + generation.text
         for stop in prompt.stop:
             generation.text = generation.text.split(stop, 1)[0]
         return generation

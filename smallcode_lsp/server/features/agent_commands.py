@@ -50,18 +50,15 @@ def agent(ls: SmallCodeServer) -> AgentService:
 
 def _generate_on_model_thread(ls: SmallCodeServer):
     max_tokens = ls.settings.agent.max_tokens
-    yield_to_completions = ls.settings.agent.yield_to_completions
 
     def generate(messages: Sequence[ChatMessage], cancel: threading.Event | None, attempt: int) -> str:
         temperature, seed = decoding_for(attempt)
-        return ls.host.chat_in_background(
-            messages,
-            max_tokens=max_tokens,
-            cancel=cancel,
-            temperature=temperature,
-            seed=seed,
-            yield_to_interactive=yield_to_completions,
-        ).text
+        future = ls.host.run(
+            lambda engine: engine.chat(
+                messages, max_tokens=max_tokens, cancel=cancel, temperature=temperature, seed=seed
+            )
+        )
+        return future.result().text
 
     return generate
 

@@ -85,8 +85,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
             settings = ls.settings
             sources = ls.sources
             future = ls.host.run(
-                lambda engine: Completer(engine, sources).complete(request, settings, cancel),
-                interactive=True,
+                lambda engine: Completer(engine, sources).complete(request, settings, cancel)
             )
         try:
             suggestion = await asyncio.wrap_future(future)
