@@ -234,3 +234,15 @@ def test_chat_answers_in_the_plain_layout_without_chatml_tokens(engine: LocalEng
     generation = engine.chat([ChatMessage("user", "Write add.")], max_tokens=8)
     assert generation.prompt_tokens > 0 and len(generation.token_ids) <= 8
     assert "\n### " not in generation.text
+
+
+def test_a_chat_turn_leaves_the_completion_cache_alone(engine: LocalEngine) -> None:
+    from smallcode_lsp.engine.chat import ChatMessage
+
+    prompt = engine.fim_prompt("def add(a, b):\n    return ", "\n", PROMPT_CONTEXT)
+    first = engine.generate(prompt, max_tokens=4)
+    engine.chat([ChatMessage("user", "Write a long story about parsers. " * 20)], max_tokens=8)
+    again = engine.generate(prompt, max_tokens=4)
+    assert again.token_ids == first.token_ids
+    # Only the last prompt token is evaluated again: the chat ran in its own context.
+    assert again.reused_prompt_tokens >= len(prompt) - 1

@@ -1,11 +1,10 @@
 """Ghost text while "Fix this" runs: how long does a keystroke's suggestion wait behind the agent?
 
-One model serves both, on one thread and one KV cache. The bench starts a real fix (a HumanEval
-mutant, as in agent.py) and, while it runs, types into another file and asks for inline completions
-at a reading pace. Their latency is compared with the same requests on the idle server just before,
-in the same session. A suggestion that waits behind a fix turn, and the prompt re-evaluation after
-it (the fix overwrote the completion's cache), is what a separate KV sequence for agent turns would
-remove; this bench is its yardstick.
+One model serves both, on one thread. The bench starts a real fix (a HumanEval mutant, as in agent.py)
+and, while it runs, types into another file and asks for inline completions at a reading pace. Their
+latency is compared with the same requests on the idle server just before, in the same session.
+The server answers them between two tokens of the fix (agent turns yield to completions) and, as the
+fix runs in its own llama context, without re-evaluating the completion prompt afterwards.
 
     python clients/bench/agent_contention.py [--model PATH] [--probes 6] [--gap-s 2.5]
         [--json clients/bench/results/agent_contention.json]

@@ -2,15 +2,19 @@
 
 llama.cpp contexts are not thread-safe and a 2-core laptop gains nothing from parallel decoding, so
 all model work is serialised on a single worker thread; the LSP event loop only awaits futures.
+Interactive calls (ghost text) go first: a long agent turn (a fix, generated tests) gives the thread
+up at the next token whenever one is waiting, and carries on right after it. Agent turns run in their
+own llama context (sibling_context.py), so the switch costs neither side its KV cache.
 Loading happens in the background so the server answers symbol requests while the model loads, and a
 load failure is kept as a message instead of an exception that would take the server down.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
@@ -18,7 +22,8 @@ from smallcode_lsp.config import ModelSettings
 from smallcode_lsp.models import ModelNotAvailable, resolve_model_path
 
 if TYPE_CHECKING:
-    from smallcode_lsp.engine.local import LocalEngine
+    from smallcode_lsp.engine.chat import ChatMessage
+    from smallcode_lsp.engine.local import Generation, LocalEngine
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -36,6 +41,7 @@ class ModelHost:
         self.state = "unloaded"  # unloaded | loading | ready | error
         self.error: str | None = None
         self.notice: str | None = None  # a non-fatal load problem worth telling the user once
+        self._interactive_queued = 0
 
     def load(self, settings: ModelSettings) -> Future[None]:
         """Load (or reload, when model settings changed) on the model thread."""
@@ -75,17 +81,79 @@ class ModelHost:
         with self._lock:
             self.engine, self.state = engine, "ready"
 
-    def run(self, fn: Callable[[LocalEngine], T]) -> Future[T]:
-        """Run `fn(engine)` on the model thread; the future fails with ModelUnavailable if none is loaded."""
+    def run(self, fn: Callable[[LocalEngine], T], *, interactive: bool = False) -> Future[T]:
+        """Run `fn(engine)` on the model thread; the future fails with ModelUnavailable if none is loaded.
+
+        `interactive` marks a call a typist waits for: background turns yield to it (`chat_in_background`).
+        """
+        started = threading.Event()
 
         def call() -> T:
+            if interactive:
+                self._interactive_started(started)
             if self.engine is None:
                 if self.state == "error":
                     raise ModelUnavailable(f"the model failed to load: {self.error}")
                 raise ModelUnavailable("the model is still loading")
             return fn(self.engine)
 
-        return self._executor.submit(call)
+        if interactive:
+            with self._lock:
+                self._interactive_queued += 1
+        future = self._executor.submit(call)
+        if interactive:  # a call cancelled before it ran still leaves the queue
+            future.add_done_callback(lambda _: self._interactive_started(started))
+        return future
+
+    def _interactive_started(self, started: threading.Event) -> None:
+        with self._lock:
+            if not started.is_set():
+                started.set()
+                self._interactive_queued -= 1
+
+    def interactive_waiting(self) -> bool:
+        return self._interactive_queued > 0
+
+    def chat_in_background(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int,
+        cancel: threading.Event | None = None,
+        temperature: float = 0.0,
+        seed: int = 0,
+    ) -> Generation:
+        """One assistant turn that gives the model thread up to interactive calls while it runs.
+
+        Called from a worker thread (it blocks). Each slice ends when a keystroke's request is
+        queued; the next slice is queued behind it and continues the same answer.
+        """
+        answer: list[int] = []
+        logprobs: list[float] = []
+        while True:
+            so_far = list(answer)
+
+            def turn(engine: LocalEngine, so_far: list[int] = so_far) -> Generation:
+                return engine.chat(
+                    messages,
+                    max_tokens=max_tokens - len(so_far),
+                    cancel=cancel,
+                    temperature=temperature,
+                    seed=seed + len(so_far),
+                    answer_prefix=so_far,
+                    should_yield=self.interactive_waiting,
+                )
+
+            generation = self.run(turn).result()
+            answer.extend(generation.token_ids)
+            logprobs.extend(generation.logprobs)
+            whole = dataclasses.replace(generation, token_ids=list(answer), logprobs=list(logprobs))
+            if generation.finish_reason != "yielded":
+                return whole
+            if len(answer) >= max_tokens:
+                return dataclasses.replace(whole, finish_reason="length")
+            if cancel is not None and cancel.is_set():
+                return dataclasses.replace(whole, finish_reason="cancelled")
 
     def wait_loaded(self, timeout: float | None = None) -> None:
         """Block until queued loads finished (used by the CLI)."""
@@ -101,6 +169,7 @@ class ModelHost:
             "fimTemplate": engine.fim.name if engine and engine.fim else None,
             "contextSize": engine.context_size if engine else None,
             "draftPath": str(engine.draft_path) if engine and engine.draft_path else None,
+            "agentContext": engine.agent_context if engine else None,
         }
 
     def shutdown(self) -> None:

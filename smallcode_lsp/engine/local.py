@@ -25,6 +25,7 @@ from smallcode_lsp.engine.fim import FimTemplate, detect_fim_template, fit_budge
 from smallcode_lsp.engine.llama_log import LOG_BRIDGE
 from smallcode_lsp.engine.logprobs import TemperatureSampler, greedy_choice
 from smallcode_lsp.engine.model_file import ModelLoadError, check_gguf_file, physical_core_count
+from smallcode_lsp.engine.sibling_context import close_sibling_context, open_sibling_context
 from smallcode_lsp.engine.speculative import (
     MODES,
     DraftModel,
@@ -56,7 +57,7 @@ class Generation:
     text: str
     token_ids: list[int]
     logprobs: list[float]
-    finish_reason: str  # "stop", "length" or "cancelled"
+    finish_reason: str  # "stop", "length", "cancelled" or "yielded" (see `LocalEngine.chat`)
     prompt_tokens: int
     reused_prompt_tokens: int
     seconds: float
@@ -82,6 +83,8 @@ class LocalEngine:
         draft_path: Path | None = None,
     ) -> None:
         self._llama = llama
+        self._sibling: Any = None  # agent turns' own context, opened on first use (sibling_context.py)
+        self._sibling_error: str | None = None
         self._lib = llama_cpp
         self._vocab = llama._model.vocab
         self._lock = threading.Lock()
@@ -279,9 +282,11 @@ class LocalEngine:
         max_draft_tokens: int = 8,
         temperature: float = 0.0,
         seed: int = 0,
+        own_context: bool = False,
     ) -> Generation:
         """Greedy decoding of up to `max_tokens` tokens after `prompt` (sampled when `temperature` > 0,
-        for agent retries; speculation is then off).
+        for agent retries; speculation is then off). `own_context` runs it in the agent's context,
+        which leaves the completion context's KV cache (and the next keystroke's speed) alone.
 
         Stops on end-of-generation tokens and template stop strings (neither appears in the
         text), when `should_stop(text_so_far)` returns True, or within one step of `cancel`
@@ -306,9 +311,12 @@ class LocalEngine:
             def cancelled() -> bool:
                 return self._closed.is_set() or (cancel is not None and cancel.is_set())
 
-            reused, complete = sync_cache(self._llama, prompt, cancelled, PROMPT_CHUNK)
+            llama = self._agent_context() if own_context else self._llama
+            reused, complete = sync_cache(llama, prompt, cancelled, PROMPT_CHUNK)
             sampling = temperature > 0
-            drafter = self._drafter(speculation, prompt, cancelled) if complete and not sampling else None
+            # Drafts are verified in the main context only.
+            drafts = complete and not sampling and llama is self._llama
+            drafter = self._drafter(speculation, prompt, cancelled) if drafts else None
             if not complete or cancelled():
                 return Generation("", [], [], "cancelled", len(prompt), reused, time.perf_counter() - started)
             decode_started = time.perf_counter()
@@ -324,7 +332,7 @@ class LocalEngine:
             verifier = self._verifier if drafter is not None else None
             choose = TemperatureSampler(temperature, seed=seed) if sampling else greedy_choice
             result = decode_greedy(
-                self._llama,
+                llama,
                 verifier,
                 drafter,
                 prompt,
@@ -356,33 +364,70 @@ class LocalEngine:
         speculation: str = "off",
         temperature: float = 0.0,
         seed: int = 0,
+        answer_prefix: Sequence[int] = (),
+        should_yield: Callable[[], bool] | None = None,
     ) -> Generation:
-        """The model's next assistant turn after `messages` (fix and tests requests); greedy unless
-        `temperature` > 0."""
+        """The model's next assistant turn after `messages` (fix and tests requests), in the agent's
+        own context; greedy unless `temperature` > 0.
+
+        A long turn can give the model thread up to interactive requests: when `should_yield()` turns
+        true the call ends with finish reason "yielded", and a later call with `answer_prefix` (the
+        ids generated so far) carries on from the same cache. The text is the whole answer so far.
+        """
         head = [self.bos_id] if self.add_bos and self.bos_id >= 0 else []
         prompt = build_chat_prompt(messages, tokenize=self.tokenize, token_id=self.token_id, head=head)
-        room = self.context_size - len(prompt.ids) - 1
+        ids = [*prompt.ids, *answer_prefix]
+        room = self.context_size - len(ids) - 1
         if room < 16:
             raise ValueError(
-                f"the request needs {len(prompt.ids)} prompt tokens; the {self.context_size}-token "
+                f"the request needs {len(ids)} prompt tokens; the {self.context_size}-token "
                 "context leaves no room for an answer (raise model.contextSize)"
             )
+        yielded = False
 
         def turn_ended(text: str) -> bool:
-            return any(stop in text for stop in prompt.stop) or runaway(text)
+            nonlocal yielded
+            if any(stop in text for stop in prompt.stop) or runaway(text):
+                return True
+            if should_yield is not None and should_yield():
+                yielded = True
+                return True
+            return False
 
         generation = self.generate(
-            prompt.ids,
+            ids,
             max_tokens=min(max_tokens, room),
             cancel=cancel,
             should_stop=turn_ended,
             speculation=speculation,
             temperature=temperature,
             seed=seed,
+            own_context=True,
         )
+        if yielded and generation.finish_reason == "stop":
+            generation.finish_reason = "yielded"
+        if answer_prefix:
+            generation.text = self.detokenize(answer_prefix) + generation.text
         for stop in prompt.stop:
             generation.text = generation.text.split(stop, 1)[0]
         return generation
+
+    @property
+    def agent_context(self) -> str:
+        """For `smallcode.status`: whether agent turns have their own KV cache."""
+        if self._sibling is not None:
+            return "own"
+        return f"shared ({self._sibling_error})" if self._sibling_error else "not opened yet"
+
+    def _agent_context(self) -> Any:
+        """The agent's context, opened on first use; the shared one if a second cannot be made."""
+        if self._sibling is None and self._sibling_error is None:
+            try:
+                self._sibling = open_sibling_context(self._llama, self._lib)
+            except RuntimeError as exc:
+                self._sibling_error = str(exc)
+                _LOG.warning("agent turns share the completion context: %s", exc)
+        return self._sibling if self._sibling is not None else self._llama
 
     def _drafter(
         self, mode: str, prompt: list[int], cancelled: Callable[[], bool]
@@ -399,6 +444,9 @@ class LocalEngine:
         self._closed.set()
         with self._lock:
             llama, self._llama = self._llama, None
+            if self._sibling is not None:
+                close_sibling_context(self._sibling)
+                self._sibling = None
             if self._verifier is not None:
                 self._verifier.close()
             if self._draft is not None:

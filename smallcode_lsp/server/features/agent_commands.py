@@ -53,12 +53,9 @@ def _generate_on_model_thread(ls: SmallCodeServer):
 
     def generate(messages: Sequence[ChatMessage], cancel: threading.Event | None, attempt: int) -> str:
         temperature, seed = decoding_for(attempt)
-        future = ls.host.run(
-            lambda engine: engine.chat(
-                messages, max_tokens=max_tokens, cancel=cancel, temperature=temperature, seed=seed
-            )
-        )
-        return future.result().text
+        return ls.host.chat_in_background(
+            messages, max_tokens=max_tokens, cancel=cancel, temperature=temperature, seed=seed
+        ).text
 
     return generate
 

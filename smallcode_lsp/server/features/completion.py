@@ -85,7 +85,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
             settings = ls.settings
             sources = ls.sources
             future = ls.host.run(
-                lambda engine: Completer(engine, sources).complete(request, settings, cancel)
+                lambda engine: Completer(engine, sources).complete(request, settings, cancel),
+                interactive=True,
             )
         try:
             suggestion = await asyncio.wrap_future(future)
