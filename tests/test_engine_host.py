@@ -83,3 +83,22 @@ def test_a_cancelled_interactive_call_leaves_the_queue(host: ModelHost) -> None:
     assert not host.interactive_waiting()
     gate.set()
     blocker.result()
+
+
+def test_a_turn_yields_during_its_prompt_and_keeps_what_it_evaluated(host: ModelHost) -> None:
+    engine = host.engine
+    assert engine is not None
+    messages = [ChatMessage("user", "Explain this code, line by line:\n" + "x = x + 1\n" * 150)]
+    checks = {"n": 0}
+
+    def after_two_chunks() -> bool:
+        checks["n"] += 1
+        return checks["n"] > 2
+
+    paused = engine.chat(messages, max_tokens=20, should_yield=after_two_chunks)
+    assert paused.finish_reason == "yielded" and paused.token_ids == []
+    resumed = engine.chat(messages, max_tokens=20)
+    assert resumed.reused_prompt_tokens >= 2 * 32  # the chunks evaluated before the pause
+    assert resumed.reused_prompt_tokens < resumed.prompt_tokens - 1
+    again = engine.chat(messages, max_tokens=20)
+    assert again.token_ids == resumed.token_ids

@@ -43,6 +43,9 @@ _LOG = logging.getLogger(__name__)
 # Prompt tokens decoded per llama_decode call: small enough to notice cancellation quickly,
 # large enough to keep batched matrix products efficient on CPU.
 PROMPT_CHUNK = 128
+# An agent turn's prompt chunk: a waiting keystroke waits for at most one (~1 s on 2 cores); batches
+# this small cost little more per token on a CPU (speculation.py measures batch costs).
+AGENT_PROMPT_CHUNK = 32
 # llama.cpp GGML type ids for the KV cache (ggml.h); quantised V needs flash attention.
 _KV_CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8}
 _QUANTISED_KV = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0"}
@@ -283,10 +286,13 @@ class LocalEngine:
         temperature: float = 0.0,
         seed: int = 0,
         own_context: bool = False,
+        pause: Callable[[], bool] | None = None,
     ) -> Generation:
         """Greedy decoding of up to `max_tokens` tokens after `prompt` (sampled when `temperature` > 0,
         for agent retries; speculation is then off). `own_context` runs it in the agent's context,
-        which leaves the completion context's KV cache (and the next keystroke's speed) alone.
+        which leaves the completion context's KV cache (and the next keystroke's speed) alone; there
+        the prompt is evaluated in small chunks, and `pause()` turning true between two of them ends
+        the call with finish reason "yielded" (the evaluated part stays cached for the next call).
 
         Stops on end-of-generation tokens and template stop strings (neither appears in the
         text), when `should_stop(text_so_far)` returns True, or within one step of `cancel`
@@ -311,14 +317,19 @@ class LocalEngine:
             def cancelled() -> bool:
                 return self._closed.is_set() or (cancel is not None and cancel.is_set())
 
+            def interrupted() -> bool:
+                return cancelled() or (pause is not None and pause())
+
             llama = self._agent_context() if own_context else self._llama
-            reused, complete = sync_cache(llama, prompt, cancelled, PROMPT_CHUNK)
+            chunk = AGENT_PROMPT_CHUNK if own_context else PROMPT_CHUNK
+            reused, complete = sync_cache(llama, prompt, interrupted, chunk)
             sampling = temperature > 0
             # Drafts are verified in the main context only.
             drafts = complete and not sampling and llama is self._llama
             drafter = self._drafter(speculation, prompt, cancelled) if drafts else None
             if not complete or cancelled():
-                return Generation("", [], [], "cancelled", len(prompt), reused, time.perf_counter() - started)
+                finish = "cancelled" if cancelled() else "yielded"
+                return Generation("", [], [], finish, len(prompt), reused, time.perf_counter() - started)
             decode_started = time.perf_counter()
             out = Emission(
                 piece=self._piece,
@@ -403,6 +414,7 @@ class LocalEngine:
             temperature=temperature,
             seed=seed,
             own_context=True,
+            pause=should_yield,
         )
         if yielded and generation.finish_reason == "stop":
             generation.finish_reason = "yielded"
