@@ -216,12 +216,15 @@ def test_a_killed_server_leaves_no_run_behind(tmp_path) -> None:
     )
     assert owner.stdout is not None
     owner.stdout.readline()  # the isolation probe has run
-    deadline = time.monotonic() + 20
-    while not _processes_with(token) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert _processes_with(token), "the sleeper never started"
     pattern = os.path.join(tempfile.gettempdir(), f"smallcode-sandbox-{owner.pid}-*")
-    assert glob.glob(pattern)
+
+    def sleeper_running() -> bool:  # the owner's own command line holds the token too
+        return bool(set(_processes_with(token)) - {owner.pid}) and bool(glob.glob(pattern))
+
+    deadline = time.monotonic() + 20
+    while not sleeper_running() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert sleeper_running(), "the sleeper never started"
     owner.send_signal(signal.SIGKILL)
     owner.wait()
     deadline = time.monotonic() + 10
