@@ -10,6 +10,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -56,6 +57,12 @@ class Suggestion:
     decode_seconds: float = 0.0
     drafted_tokens: int = 0
     accepted_tokens: int = 0
+    source: str = "local"  # local | cloud (router.py decides)
+    # What a cloud model would be asked (the same window, no cross-file context), and how its raw
+    # continuation becomes a suggestion under the same stop and trim rules: (text, replace_chars).
+    cloud_prefix: str = ""
+    cloud_suffix: str = ""
+    refine: Callable[[str], tuple[str, int]] | None = None
 
     @property
     def mean_logprob(self) -> float:
@@ -177,12 +184,20 @@ class Completer:
         )
         if generation.finish_reason == "cancelled":
             return None
+
+        def refine(continuation: str) -> tuple[str, int]:
+            raw = postprocess.heal_indentation(continuation, line_prefix) if heal else continuation
+            text = postprocess.finalize(raw, cursor, block)
+            return text, postprocess.replaced_suffix_length(text, cursor)
+
         # An empty text is still returned: its measurements tell the caller what the model did.
-        raw = postprocess.heal_indentation(generation.text, line_prefix) if heal else generation.text
-        text = postprocess.finalize(raw, cursor, block)
+        text, replace_chars = refine(generation.text)
         return Suggestion(
             text=text,
-            replace_chars=postprocess.replaced_suffix_length(text, cursor),
+            replace_chars=replace_chars,
+            cloud_prefix=prompt_before,
+            cloud_suffix=after,
+            refine=refine,
             block=block,
             logprobs=generation.logprobs,
             finish_reason=generation.finish_reason,

@@ -23,6 +23,7 @@ from smallcode_lsp.engine.host import ModelHost
 from smallcode_lsp.index.documents import ParsedDocument
 from smallcode_lsp.index.watcher import IndexWatcher
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
+from smallcode_lsp.server.cloud_dispatch import CloudDispatch
 from smallcode_lsp.server.prefetch import Prefetcher
 from smallcode_lsp.server.protocol import SmallCodeProtocol
 
@@ -58,6 +59,7 @@ class SmallCodeServer(LanguageServer):
         self.prefetcher = Prefetcher()
         self.agent: AgentService | None = None  # built on first use (see features/agent_commands.py)
         self.agent_key: tuple[Any, ...] | None = None
+        self.cloud: CloudDispatch | None = None  # built on first use (see cloud_dispatch.py)
         # uri -> (timer, edited line) of an index update waiting for a pause in typing.
         self.pending_publish: dict[str, tuple[asyncio.TimerHandle, int | None]] = {}
 

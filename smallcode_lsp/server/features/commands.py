@@ -41,6 +41,9 @@ def status(ls: SmallCodeServer) -> dict[str, Any]:
         "promptReuse": _prompt_reuse(ls),
         "lastCompletion": ls.last_completion,
         "agent": _agent_status(ls),
+        "cloud": ls.cloud.describe()
+        if ls.cloud is not None
+        else {"endpoint": bool(ls.settings.cloud.endpoint), "circuit": None, "error": None},
         "settings": config.to_dict(ls.settings),
     }
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass
 
 from lsprotocol import types
@@ -15,6 +17,7 @@ from smallcode_lsp.completion.cache import CachedSuggestion, surroundings_key
 from smallcode_lsp.completion.service import Completer, CompletionRequest
 from smallcode_lsp.engine.host import ModelUnavailable
 from smallcode_lsp.server.app import SmallCodeServer
+from smallcode_lsp.server.cloud_dispatch import maybe_escalate
 from smallcode_lsp.server.features.documents import flush_pending_publishes
 from smallcode_lsp.server.positions import (
     client_encoding,
@@ -36,10 +39,12 @@ class Placed:
     start: int  # cursor, client units
     end: int  # end of replaced text, client units
     line_prefix: str
+    source: str = "local"  # local | cloud: the completion item's detail says which
 
 
 async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, explicit: bool) -> Placed | None:
     """The suggestion at `position`, or None; superseded and cancelled requests return None."""
+    started = time.perf_counter()
     if uri not in ls.workspace.text_documents:
         raise JsonRpcInvalidParams(f"document {uri} is not open (send textDocument/didOpen first)")
     text = ls.workspace.get_text_document(uri).source
@@ -104,6 +109,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     if cancel.is_set() or suggestion is None:
         ls.counters["completion.cancelled"] += 1
         return None
+    suggestion = await maybe_escalate(ls, ls.path_of(uri), suggestion, started)
     ls.counters["completion.promptTokens"] += suggestion.prompt_tokens
     ls.counters["completion.reusedPromptTokens"] += suggestion.reused_prompt_tokens
     ls.last_completion = {
@@ -137,7 +143,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     )
     if ls.settings.completion.prefetch:
         ls.prefetcher.start(ls, uri, text, position.line, column, suggestion.text, suggestion.replace_chars)
-    return _place(suggestion.text, suggestion.replace_chars, position.line, line_text, column, encoding)
+    placed = _place(suggestion.text, suggestion.replace_chars, position.line, line_text, column, encoding)
+    return dataclasses.replace(placed, source=suggestion.source)
 
 
 def _place(text: str, replace_chars: int, line: int, line_text: str, column: int, encoding: str) -> Placed:
@@ -178,7 +185,7 @@ def register(server: SmallCodeServer) -> None:
         item = types.CompletionItem(
             label=label or new_text.strip()[:60],
             kind=types.CompletionItemKind.Snippet,
-            detail="SmallCode (local model)",
+            detail=f"SmallCode ({'cloud' if placed.source == 'cloud' else 'local'} model)",
             documentation=types.MarkupContent(types.MarkupKind.Markdown, f"```\n{new_text}\n```"),
             filter_text=new_text,
             sort_text="0",

@@ -1,0 +1,106 @@
+"""Hybrid dispatch: which requests go to the cloud endpoint, and a log of every decision.
+
+Inline completion is answered locally first. The local answer's token log-probabilities are its
+confidence; only when the mean falls below `cloud.confidenceThreshold` (or the local model produced
+nothing) is the cloud asked, time-boxed, and on any failure the local answer stands. Nothing is
+ever sent without a configured endpoint, from a secret-looking file, or from a path matching
+`cloud.neverSend`. The routing log holds signals and outcomes, never code.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import logging
+import math
+import os
+import threading
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from smallcode_lsp.config import CloudSettings
+from smallcode_lsp.index.files import is_secret_path
+
+log = logging.getLogger(__name__)
+
+ROUTING_LOG_MAX_BYTES = 2 << 20  # the log is rotated once (to .1) past this size
+
+
+@dataclass(frozen=True)
+class Signals:
+    mean_logprob: float | None
+    min_logprob: float | None
+    first_logprob: float | None
+    tokens: int
+
+    @classmethod
+    def of(cls, logprobs: list[float]) -> Signals:
+        if not logprobs:
+            return cls(None, None, None, 0)
+        mean = sum(logprobs) / len(logprobs)
+        return cls(round(mean, 4), round(min(logprobs), 4), round(logprobs[0], 4), len(logprobs))
+
+
+@dataclass(frozen=True)
+class Decision:
+    route: str  # local | cloud
+    reason: str
+
+
+def never_send(path: str, settings: CloudSettings, roots: list[str]) -> bool:
+    """Secret-looking files always, plus the user's `cloud.neverSend` globs (matched against the
+    path relative to a workspace root and against the file name)."""
+    if is_secret_path(path):
+        return True
+    name = os.path.basename(path)
+    candidates = {name, path}
+    for root in roots:
+        try:
+            candidates.add(Path(path).resolve().relative_to(Path(root).resolve()).as_posix())
+        except ValueError:
+            continue
+    return any(fnmatch.fnmatch(c, glob) for glob in settings.never_send for c in candidates)
+
+
+class Router:
+    def __init__(self, settings: CloudSettings, log_path: Path | None) -> None:
+        self.settings = settings
+        self.log_path = log_path
+        self._lock = threading.Lock()
+
+    def decide_inline(self, path: str, signals: Signals, roots: list[str], circuit_open: bool) -> Decision:
+        if not self.settings.endpoint:
+            return Decision("local", "no endpoint")
+        if never_send(path, self.settings, roots):
+            return Decision("local", "never send")
+        if circuit_open:
+            return Decision("local", "circuit open")
+        mean = signals.mean_logprob if signals.mean_logprob is not None else -math.inf
+        if mean < self.settings.confidence_threshold:
+            return Decision("cloud", "low confidence" if signals.tokens else "no local answer")
+        return Decision("local", "confident")
+
+    def record(self, kind: str, decision: Decision, signals: Signals, outcome: str, seconds: float) -> None:
+        """Append one decision to the routing log (JSON lines): signals and outcome, never code."""
+        if self.log_path is None:
+            return
+        entry = {
+            "time": round(time.time(), 3),
+            "kind": kind,
+            "route": decision.route,
+            "reason": decision.reason,
+            "outcome": outcome,
+            "seconds": round(seconds, 4),
+            **asdict(signals),
+        }
+        line = json.dumps(entry) + "\n"
+        with self._lock:
+            try:
+                self.log_path.parent.mkdir(parents=True, exist_ok=True)
+                if self.log_path.exists() and self.log_path.stat().st_size > ROUTING_LOG_MAX_BYTES:
+                    self.log_path.replace(self.log_path.with_suffix(".jsonl.1"))
+                with self.log_path.open("a", encoding="utf-8") as handle:
+                    handle.write(line)
+            except OSError as exc:
+                log.debug("routing log not written: %s", exc)
