@@ -130,3 +130,65 @@ async def test_never_send_files_and_credentials_stay_home(tmp_path, tiny_model_p
             assert "AKIAIOSFODNN7EXAMPLE" not in sent and "<redacted>" in sent
         finally:
             await stop_server(client)
+
+
+@pytest.fixture(scope="module")
+def llama_server(tiny_model_path):
+    """`llama_cpp.server` (llama-cpp-python's OpenAI-compatible server) serving the tiny GGUF on loopback."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    pytest.importorskip("llama_cpp.server.app", reason="the `server` extra of llama-cpp-python")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_model_path)]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/models", timeout=1) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail("llama_cpp.server did not start")
+        time.sleep(0.2)
+    yield url
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+async def test_a_real_openai_compatible_server_answers_through_the_lsp(
+    tmp_path, tiny_model_path, llama_server
+):
+    root = tmp_path / "ws"
+    root.mkdir()
+    (root / "app.py").write_text(SOURCE)
+    options = {
+        "model": {"path": str(tiny_model_path)},
+        "completion": {"debounceMs": 0, "maxTokens": 8, "multiline": "never", "prefetch": False},
+        "cloud": {"endpoint": llama_server, "timeoutMs": 20000, "confidenceThreshold": 0.0},
+    }
+    client = await start_server(root, tmp_path / "cache", options)
+    try:
+        assert (await wait_for_model(client))["model"]["state"] == "ready"
+        doc = open_document(client, root / "app.py", SOURCE)
+        for n in range(3):
+            await inline(client, doc, *_line(n))
+        requests = (await status(client))["requests"]
+        assert requests["route.cloud"] == 3
+        assert requests.get("route.cloudFailed", 0) == 0, requests
+        # Random weights may say nothing usable; every answer still made the round trip.
+        assert requests.get("route.cloudServed", 0) + requests.get("route.cloudEmpty", 0) == 3
+    finally:
+        await stop_server(client)
