@@ -19,6 +19,7 @@ class FakeEndpoint:
         self.mode = mode
         self.hang_s = hang_s
         self.requests: list[dict[str, Any]] = []  # {"path", "headers", "body"}
+        self.chat_answer = "```python\npass\n```"  # what /v1/chat/completions says in mode "ok"
         endpoint = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -51,6 +52,13 @@ class FakeEndpoint:
                     self._send(200, b"<html>not json")
                 elif mode == "empty":
                     self._send(200, json.dumps({"choices": []}).encode())
+                elif self.path.endswith("/chat/completions"):
+                    message = {"role": "assistant", "content": endpoint.chat_answer}
+                    answer = {
+                        "choices": [{"message": message, "index": 0}],
+                        "usage": {"completion_tokens": 9},
+                    }
+                    self._send(200, json.dumps(answer).encode())
                 else:
                     answer = {"choices": [{"text": ANSWER, "index": 0}], "usage": {"completion_tokens": 5}}
                     self._send(200, json.dumps(answer).encode())

@@ -219,3 +219,51 @@ async def test_generate_tests_action_and_command_with_the_tiny_model(workspace, 
             )
     finally:
         await stop_server(client)
+
+
+@pytest.mark.parametrize("mode", ["ok", "500"])
+async def test_a_fix_the_local_model_cannot_verify_goes_to_the_cloud(
+    workspace, tmp_path, tiny_model_path, mode
+):
+    from tests.fake_endpoint import FakeEndpoint
+
+    with FakeEndpoint(mode) as endpoint:
+        endpoint.chat_answer = "Fixed:\n```python\ndef area(r):\n    return math.pi * r ** 2\n```\n"
+        options = {
+            "model": {"path": str(tiny_model_path)},
+            "agent": {"maxAttempts": 1, "maxTokens": 48},
+            "cloud": {"endpoint": endpoint.url},
+        }
+        client = await start_server(workspace, tmp_path / "cache", options)
+        edits: list[types.ApplyWorkspaceEditParams] = []
+
+        @client.feature(types.WORKSPACE_APPLY_EDIT)
+        def record(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+            edits.append(params)
+            return types.ApplyWorkspaceEditResult(applied=True)
+
+        try:
+            assert (await wait_for_model(client))["model"]["state"] == "ready"
+            keyed = BROKEN.replace("def area(r):\n", 'def area(r):\n    key = "AKIAIOSFODNN7EXAMPLE"\n')
+            doc_uri = open_document(client, workspace / "shapes.py", keyed)
+            result = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="smallcode.fix",
+                    arguments=[{"uri": doc_uri, "position": {"line": 4, "character": 0}}],
+                )
+            )
+            assert result["attempts"] == 2  # one local turn, then one cloud turn
+            counters = (await status(client))["requests"]
+            assert counters["route.fixCloud"] == 1
+            assert endpoint.requests[0]["path"] == "/v1/chat/completions"
+            if mode == "ok":
+                assert result["verified"] is True
+                assert result["title"].startswith("Fix [cloud model]: verified by syntax, py_compile")
+                assert result["applied"] and edits and edits[0].label == result["title"]
+                sent = endpoint.received_text()
+                assert "AKIAIOSFODNN7EXAMPLE" not in sent and "<redacted>" in sent
+                assert result["replacement"].endswith("r ** 2")
+            else:
+                assert result["verified"] is False and counters["route.cloudFailed"] == 1
+        finally:
+            await stop_server(client)

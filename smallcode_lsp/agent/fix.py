@@ -59,11 +59,14 @@ class FixResult:
     error: str = ""  # why nothing verified
     cancelled: bool = False
     rewritten: bool = False  # the function was written anew from its contract, not edited
+    source: str = "local"  # local | cloud: which model wrote the final try (the server sets it)
 
     @property
     def title(self) -> str:
         """What the editor shows: what was verified, or that nothing was."""
         kind = "Fix (function rewritten)" if self.rewritten else "Fix"
+        if self.source == "cloud":
+            kind += " [cloud model]"
         if self.verified:
             tests = [c for c in self.checks if c.startswith("re-running ")]
             if tests:

@@ -195,11 +195,13 @@ class AgentService:
         *,
         cancel: threading.Event | None = None,
         progress: Callable[[str], None] | None = None,
+        extra_attempts: int = 0,
     ) -> FixResult:
+        """`extra_attempts` turns follow the configured ones (the server's cloud escalation)."""
         spec = language_for_path(request.path)
         target = find_target(request.document, spec, request.path, request.problem.line)
         checker = self.checker()
-        fixer = Fixer(generate, checker, self.settings.max_attempts)
+        fixer = Fixer(generate, checker, self.settings.max_attempts + extra_attempts)
         relative = self.relative_path(request.path)
         test_output = request.test_output
         if not test_output and request.problem.test_id:

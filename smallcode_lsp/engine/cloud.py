@@ -87,7 +87,9 @@ class CloudClient:
         self.settings = settings
         self._scheme, self._host, self._port = parts.scheme, parts.hostname, parts.port
         base = parts.path.rstrip("/")
-        self._completions_path = (base if base.endswith("/v1") else base + "/v1") + "/completions"
+        version = base if base.endswith("/v1") else base + "/v1"
+        self._completions_path = version + "/completions"
+        self._chat_path = version + "/chat/completions"
         self.breaker = CircuitBreaker(on_open)
         self._lock = threading.Lock()  # one kept-alive connection, one request at a time
         self._connection: http.client.HTTPConnection | None = None
@@ -109,6 +111,25 @@ class CloudClient:
         try:
             payload = self._post(self._completions_path, body, started + deadline_s)
             text = _first_choice_text(payload)
+        except CloudError as exc:
+            self.breaker.failed(str(exc))
+            raise
+        self.breaker.succeeded()
+        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        tokens = usage.get("completion_tokens", 0) if isinstance(usage, dict) else 0
+        return CloudAnswer(text, int(tokens) if isinstance(tokens, int) else 0, time.monotonic() - started)
+
+    def chat(self, messages: list[dict[str, str]], *, max_tokens: int, deadline_s: float) -> CloudAnswer:
+        """The endpoint's next assistant turn after `messages` (fix and tests); raises CloudError."""
+        if not self.breaker.allows():
+            raise CloudError("circuit open: the endpoint failed repeatedly")
+        body: dict = {"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": False}
+        if self.settings.model:
+            body["model"] = self.settings.model
+        started = time.monotonic()
+        try:
+            payload = self._post(self._chat_path, body, started + deadline_s)
+            text = _first_message_text(payload)
         except CloudError as exc:
             self.breaker.failed(str(exc))
             raise
@@ -198,3 +219,14 @@ def _first_choice_text(payload: dict) -> str:
     if not isinstance(text, str):
         raise CloudError("the first choice has no text")
     return text
+
+
+def _first_message_text(payload: dict) -> str:
+    choices = payload.get("choices")
+    if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
+        raise CloudError("the answer has no choices")
+    message = choices[0].get("message")
+    content = message.get("content") if isinstance(message, dict) else None
+    if not isinstance(content, str):
+        raise CloudError("the first choice has no message content")
+    return content

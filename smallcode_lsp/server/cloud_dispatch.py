@@ -1,4 +1,5 @@
-"""Hybrid dispatch for inline completion: escalate a low-confidence local answer to the cloud.
+"""Hybrid dispatch: escalate a low-confidence completion, or a fix the local model could not
+verify, to the cloud endpoint.
 
 The local answer is already computed when this runs; the cloud gets what is left of
 `cloud.timeoutMs` and runs on a worker thread, so the editor is never blocked on the network. Any
@@ -16,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from smallcode_lsp.completion.service import Suggestion
 from smallcode_lsp.engine.cloud import CloudClient, CloudError
-from smallcode_lsp.engine.router import Router, Signals
+from smallcode_lsp.engine.router import Decision, Router, Signals, never_send
 from smallcode_lsp.engine.scrub import scrub
 from smallcode_lsp.models import cache_dir
 
@@ -118,3 +119,55 @@ async def maybe_escalate(
 def _circuit_opened(ls: SmallCodeServer, reason: str) -> None:
     ls.counters["route.circuitOpened"] += 1
     ls.tell(f"the cloud endpoint keeps failing ({reason}); completions stay local for a while")
+
+
+CLOUD_FIX_ATTEMPTS = 1  # turns the cloud gets after every local turn of a fix failed to verify
+CLOUD_TURN_SECONDS = 120.0
+
+
+class AgentEscalation:
+    """A fix's `generate`: local turns first; the turns past `local_attempts` go to the cloud
+    (scrubbed), when an endpoint is set, the file may be sent and the circuit is closed."""
+
+    def __init__(self, ls: SmallCodeServer, path: str, local, local_attempts: int) -> None:
+        self.ls = ls
+        self.local = local
+        self.local_attempts = local_attempts
+        dispatch = dispatch_for(ls)
+        self.dispatch = dispatch
+        client = dispatch.client
+        roots = [str(r) for r in ls.roots]
+        self.allowed = bool(
+            client is not None and client.breaker.allows() and not never_send(path, ls.settings.cloud, roots)
+        )
+        self.extra_attempts = CLOUD_FIX_ATTEMPTS if self.allowed else 0
+        self.last_source = "local"
+
+    def __call__(self, messages, cancel, attempt: int) -> str:
+        if attempt <= self.local_attempts or not self.allowed or self.dispatch.client is None:
+            self.last_source = "local"
+            return self.local(messages, cancel, attempt)
+        started = time.perf_counter()
+        decision = Decision("cloud", "local attempts failed")
+        signals = Signals(None, None, None, 0)
+        sent = []
+        for message in messages:
+            content, hidden = scrub(message.content)
+            if hidden:
+                self.ls.counters["route.scrubbed"] += hidden
+            sent.append({"role": message.role, "content": content})
+        self.ls.counters["route.fixCloud"] += 1
+        self.last_source = "cloud"
+        try:
+            answer = self.dispatch.client.chat(
+                sent, max_tokens=self.ls.settings.agent.max_tokens, deadline_s=CLOUD_TURN_SECONDS
+            )
+        except CloudError as exc:
+            self.ls.counters["route.cloudFailed"] += 1
+            self.dispatch.router.record(
+                "fix", decision, signals, f"failed: {exc}", time.perf_counter() - started
+            )
+            return ""  # an answer without code: the fix loop says nothing verified
+        self.ls.counters["route.cloudTokens"] += answer.tokens
+        self.dispatch.router.record("fix", decision, signals, "answered", time.perf_counter() - started)
+        return answer.text

@@ -22,6 +22,7 @@ from smallcode_lsp.agent.fix import FixResult, decoding_for
 from smallcode_lsp.agent.service import AgentService, FixRequest
 from smallcode_lsp.engine.chat import ChatMessage
 from smallcode_lsp.server.app import SmallCodeServer
+from smallcode_lsp.server.cloud_dispatch import AgentEscalation
 from smallcode_lsp.server.features.code_actions import (
     _CONVERTER,
     FIX,
@@ -120,7 +121,11 @@ async def _apply(ls: SmallCodeServer, edit: types.WorkspaceEdit, label: str) -> 
     workspace = ls.client_capabilities.workspace if ls.client_capabilities else None
     if not (workspace and workspace.apply_edit):
         return False
-    response = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    try:
+        response = await ls.workspace_apply_edit_async(types.ApplyWorkspaceEditParams(edit=edit, label=label))
+    except Exception as exc:  # a client that advertises applyEdit and then refuses it: report, not crash
+        log.warning("workspace/applyEdit failed: %s", exc)
+        return False
     return bool(response and response.applied)
 
 
@@ -195,13 +200,17 @@ async def run_fix(ls: SmallCodeServer, args: Sequence[Any]) -> dict[str, Any]:
     ls.counters["fix.requests"] += 1
     progress = _Progress(ls, "SmallCode: fixing")
     request = FixRequest(path=path, document=text, problem=problem)
+    generate = AgentEscalation(ls, path, _generate_on_model_thread(ls), ls.settings.agent.max_attempts)
     try:
-        result = await _in_worker(progress, service.fix, request, _generate_on_model_thread(ls))
+        result = await _in_worker(
+            progress, service.fix, request, generate, extra_attempts=generate.extra_attempts
+        )
     except Exception as exc:  # the model is missing, the sandbox broke: say so, keep serving
         progress.end("failed")
         log.exception("fix failed")
         ls.tell(f"fix failed: {exc}", types.MessageType.Error)
         return {"verified": False, "applied": False, "message": str(exc)}
+    result.source = generate.last_source
     summary = _summary(result)
     if result.verified:
         ls.counters["fix.verified"] += 1
