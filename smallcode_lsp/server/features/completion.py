@@ -116,7 +116,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         "promptTokens": suggestion.prompt_tokens,
         "reusedPromptTokens": suggestion.reused_prompt_tokens,
         "generatedTokens": len(suggestion.logprobs),
-        "meanLogprob": round(suggestion.mean_logprob, 4),
+        "meanLogprob": round(suggestion.mean_logprob, 4),  # of the local answer, whoever served
+        "source": suggestion.source,
         "contextSnippets": suggestion.context_snippets,
         "block": suggestion.block,
         "seconds": round(suggestion.seconds, 4),

