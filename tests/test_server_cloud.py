@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
@@ -135,31 +136,10 @@ async def test_never_send_files_and_credentials_stay_home(tmp_path, tiny_model_p
 @pytest.fixture(scope="module")
 def llama_server(tiny_model_path):
     """`llama_cpp.server` (llama-cpp-python's OpenAI-compatible server) serving the tiny GGUF on loopback."""
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
-
     pytest.importorskip("llama_cpp.server.app", reason="the `server` extra of llama-cpp-python")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(tiny_model_path)]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "1"]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/v1/models", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("llama_cpp.server did not start")
-        time.sleep(0.2)
+    from clients.bench.hybrid import start_cloud
+
+    process, url = start_cloud(tiny_model_path, threads=1)
     yield url
     process.terminate()
     try:

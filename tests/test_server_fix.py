@@ -44,6 +44,18 @@ async def _session(workspace, tmp_path, tiny_model_path, **agent):
     return client
 
 
+def _record_edits(client) -> list[types.ApplyWorkspaceEditParams]:
+    """Accept every `workspace/applyEdit` the server sends, keeping them for the test to inspect."""
+    edits: list[types.ApplyWorkspaceEditParams] = []
+
+    @client.feature(types.WORKSPACE_APPLY_EDIT)
+    def record(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
+        edits.append(params)
+        return types.ApplyWorkspaceEditResult(applied=True)
+
+    return edits
+
+
 async def _code_actions(client, doc_uri, diagnostics, start=0, end=5) -> list[dict]:
     """The raw JSON: lsprotocol's client-side union parsing would read a CodeAction as a Command."""
     params = {
@@ -85,12 +97,7 @@ async def test_fix_actions_cover_editor_diagnostics_and_own_syntax_errors(
 
 async def test_an_unverifiable_fix_is_not_applied_and_says_why(workspace, tmp_path, tiny_model_path):
     client = await _session(workspace, tmp_path, tiny_model_path)
-    edits: list[types.ApplyWorkspaceEditParams] = []
-
-    @client.feature(types.WORKSPACE_APPLY_EDIT)
-    def record(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-        edits.append(params)
-        return types.ApplyWorkspaceEditResult(applied=True)
+    edits = _record_edits(client)
 
     try:
         doc_uri = open_document(client, workspace / "shapes.py", BROKEN)
@@ -235,12 +242,7 @@ async def test_a_fix_the_local_model_cannot_verify_goes_to_the_cloud(
             "cloud": {"endpoint": endpoint.url},
         }
         client = await start_server(workspace, tmp_path / "cache", options)
-        edits: list[types.ApplyWorkspaceEditParams] = []
-
-        @client.feature(types.WORKSPACE_APPLY_EDIT)
-        def record(params: types.ApplyWorkspaceEditParams) -> types.ApplyWorkspaceEditResult:
-            edits.append(params)
-            return types.ApplyWorkspaceEditResult(applied=True)
+        edits = _record_edits(client)
 
         try:
             assert (await wait_for_model(client))["model"]["state"] == "ready"

@@ -103,6 +103,17 @@ def def_line(source: str, name: str) -> int:
 SESSION = {"max_tokens": 768}  # answer tokens per model turn; --max-tokens (the CI smoke run uses a few)
 
 
+def pytest_diagnostic(task: dict[str, Any], test_id: str) -> dict[str, Any]:
+    """The failing test as an editor's diagnostic on the mutated function's `def` line."""
+    line = task["line"]
+    return {
+        "range": {"start": {"line": line, "character": 0}, "end": {"line": line, "character": 1}},
+        "message": task["message"],
+        "source": "pytest",
+        "data": {"test": test_id},
+    }
+
+
 async def start_session(root: Path, model: Path | None, attempts: int, cache: Path) -> LspClient:
     env = {**os.environ, "SMALLCODE_CACHE_DIR": str(cache)}
     client = await LspClient.start(*SERVER_COMMAND, env=env, cwd=str(REPO))
@@ -155,15 +166,7 @@ async def fix_session(
         for number, task in enumerate(tasks, 1):
             path = root / task["folder"] / "solution.py"
             uri = open_file(client, path, number)
-            diagnostic = {
-                "range": {
-                    "start": {"line": task["line"], "character": 0},
-                    "end": {"line": task["line"], "character": 1},
-                },
-                "message": task["message"],
-                "source": "pytest",
-                "data": {"test": f"{task['folder']}/test_solution.py::test_check"},
-            }
+            diagnostic = pytest_diagnostic(task, f"{task['folder']}/test_solution.py::test_check")
             started = time.perf_counter()
             result = await command(client, "smallcode.fix", {"uri": uri, "diagnostic": diagnostic})
             seconds = time.perf_counter() - started

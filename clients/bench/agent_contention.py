@@ -32,6 +32,7 @@ from clients.bench.agent import (  # noqa: E402
     failure_message,
     killing_mutants,
     open_file,
+    pytest_diagnostic,
     start_session,
     test_module,
 )
@@ -93,15 +94,7 @@ async def session(root: Path, task: dict[str, Any], model: Path | None, probes: 
         idle = [await typist.probe(n) for n in range(1, probes + 1)]
         path = root / "solution.py"
         uri = open_file(client, path, 1)
-        diagnostic = {
-            "range": {
-                "start": {"line": task["line"], "character": 0},
-                "end": {"line": task["line"], "character": 1},
-            },
-            "message": task["message"],
-            "source": "pytest",
-            "data": {"test": "test_solution.py::test_check"},
-        }
+        diagnostic = pytest_diagnostic(task, "test_solution.py::test_check")
         started = time.perf_counter()
         fix = asyncio.ensure_future(command(client, "smallcode.fix", {"uri": uri, "diagnostic": diagnostic}))
         await asyncio.sleep(gap)

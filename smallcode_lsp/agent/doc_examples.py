@@ -13,6 +13,8 @@ import doctest
 import re
 import textwrap
 
+from smallcode_lsp.agent.target import python_function
+
 _SINGLETONS = ("True", "False", "None")
 
 
@@ -20,18 +22,7 @@ def example_test(code: str, function: str) -> tuple[str, str, list[str]] | None:
     """(test name, test source, extra imports) checking the docstring examples of `function` in
     `code`, or None when it has no example that an assertion can express."""
     name = function.rsplit(".", 1)[-1]
-    try:
-        tree = ast.parse(textwrap.dedent(code))
-    except SyntaxError:
-        return None
-    node = next(
-        (
-            n
-            for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name
-        ),
-        None,
-    )
+    node = python_function(code, name)
     docstring = ast.get_docstring(node) if node is not None else None
     if not docstring or ">>>" not in docstring:
         return None

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from smallcode_lsp.agent.checks import Checker, Outcome, Problem
-from smallcode_lsp.agent.target import Target, find_target
+from smallcode_lsp.agent.target import Target, find_target, python_function
 from smallcode_lsp.engine.chat import ChatMessage, first_code_block
 from smallcode_lsp.index.languages import LanguageSpec
 
@@ -113,20 +113,7 @@ def contract_of(code: str, name: str | None) -> str | None:
     function has no docstring (then the signature alone says too little to write it anew)."""
     import ast
 
-    if not name:
-        return None
-    try:
-        tree = ast.parse(textwrap.dedent(code))
-    except SyntaxError:
-        return None
-    function = next(
-        (
-            n
-            for n in ast.walk(tree)
-            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name
-        ),
-        None,
-    )
+    function = python_function(code, name) if name else None
     if function is None or ast.get_docstring(function) is None:
         return None
     lines = textwrap.dedent(code).split("\n")

@@ -7,7 +7,9 @@ statement; when that is huge (a long dict literal, a class body), a few lines ar
 
 from __future__ import annotations
 
+import ast
 import re
+import textwrap
 from dataclasses import dataclass
 
 import tree_sitter
@@ -149,3 +151,20 @@ def _code_points(lines: list[str], row: int, byte_column: int) -> int:
     if row >= len(lines):
         return 0
     return len(lines[row].encode("utf-8")[:byte_column].decode("utf-8", "ignore"))
+
+
+def python_function(code: str, name: str) -> ast.FunctionDef | ast.AsyncFunctionDef | None:
+    """The (possibly nested) Python function `name` in `code` (dedented first); None when the code
+    does not parse or has no such function. Line numbers refer to the dedented code."""
+    try:
+        tree = ast.parse(textwrap.dedent(code))
+    except SyntaxError:
+        return None
+    return next(
+        (
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == name
+        ),
+        None,
+    )

@@ -96,8 +96,6 @@ class CloudClient:
 
     def complete_fim(self, prefix: str, suffix: str, *, max_tokens: int, deadline_s: float) -> CloudAnswer:
         """The endpoint's infill between `prefix` and `suffix`; raises CloudError."""
-        if not self.breaker.allows():
-            raise CloudError("circuit open: the endpoint failed repeatedly")
         body = {
             "prompt": prefix,
             "suffix": suffix,
@@ -105,36 +103,30 @@ class CloudClient:
             "temperature": 0,
             "stream": False,
         }
-        if self.settings.model:
-            body["model"] = self.settings.model
-        started = time.monotonic()
-        try:
-            payload = self._post(self._completions_path, body, started + deadline_s)
-            text = _first_choice_text(payload)
-        except CloudError as exc:
-            self.breaker.failed(str(exc))
-            raise
-        self.breaker.succeeded()
-        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
-        tokens = usage.get("completion_tokens", 0) if isinstance(usage, dict) else 0
-        return CloudAnswer(text, int(tokens) if isinstance(tokens, int) else 0, time.monotonic() - started)
+        return self._call(self._completions_path, body, _first_choice_text, deadline_s)
 
     def chat(self, messages: list[dict[str, str]], *, max_tokens: int, deadline_s: float) -> CloudAnswer:
         """The endpoint's next assistant turn after `messages` (fix and tests); raises CloudError."""
+        body = {"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": False}
+        return self._call(self._chat_path, body, _first_message_text, deadline_s)
+
+    def _call(
+        self, path: str, body: dict, answer_text: Callable[[dict], str], deadline_s: float
+    ) -> CloudAnswer:
+        """POST `body` through the circuit breaker; the answer's text and reported token count."""
         if not self.breaker.allows():
             raise CloudError("circuit open: the endpoint failed repeatedly")
-        body: dict = {"messages": messages, "max_tokens": max_tokens, "temperature": 0, "stream": False}
         if self.settings.model:
-            body["model"] = self.settings.model
+            body = {**body, "model": self.settings.model}
         started = time.monotonic()
         try:
-            payload = self._post(self._chat_path, body, started + deadline_s)
-            text = _first_message_text(payload)
+            payload = self._post(path, body, started + deadline_s)
+            text = answer_text(payload)
         except CloudError as exc:
             self.breaker.failed(str(exc))
             raise
         self.breaker.succeeded()
-        usage = payload.get("usage") if isinstance(payload.get("usage"), dict) else {}
+        usage = payload.get("usage")
         tokens = usage.get("completion_tokens", 0) if isinstance(usage, dict) else 0
         return CloudAnswer(text, int(tokens) if isinstance(tokens, int) else 0, time.monotonic() - started)
 

@@ -45,7 +45,7 @@ class CloudDispatch:
 
     def describe(self) -> dict[str, object]:
         return {
-            "endpoint": bool(self.settings.endpoint),  # whether one is set; the URL stays out of status
+            "endpoint": bool(self.settings.endpoint),  # whether anything can be sent at all
             "circuit": self.client.breaker.state if self.client else None,
             "error": self.error,
         }
