@@ -66,6 +66,14 @@ class CloudSettings:
     confidence_threshold: float = -1.0
     timeout_ms: int = 1500
     never_send: tuple[str, ...] = ()
+    # How infill is asked for: "suffix" sends OpenAI's `suffix` field; a template name (qwen,
+    # starcoder, ...) builds the remote model's own FIM-token prompt, which servers that mishandle
+    # `suffix` (llama_cpp.server echoes the prompt) answer correctly.
+    fim_template: str = "suffix"
+    # Escalate when the definitions the cursor needs live in at least this many other files
+    # (0 = never by scope): cross-file use is where a small local model is weakest.
+    multi_file_threshold: int = 3
+    daily_token_budget: int = 0  # prompt + answer tokens sent per local day; 0 = no limit
 
 
 @dataclass(frozen=True)
@@ -170,6 +178,13 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "cloud.confidenceThreshold": ("cloud", "confidence_threshold", _number),
     "cloud.timeoutMs": ("cloud", "timeout_ms", _positive_int(1, 600_000)),
     "cloud.neverSend": ("cloud", "never_send", _globs),
+    "cloud.fimTemplate": (
+        "cloud",
+        "fim_template",
+        _choice("suffix", "qwen", "starcoder", "deepseek", "codellama", "codegemma"),
+    ),
+    "cloud.multiFileThreshold": ("cloud", "multi_file_threshold", _positive_int(0, 1000)),
+    "cloud.dailyTokenBudget": ("cloud", "daily_token_budget", _positive_int(0, 10**12)),
     "agent.maxAttempts": ("agent", "max_attempts", _positive_int(1, 10)),
     "agent.offerUnverified": ("agent", "offer_unverified", _bool),
     "agent.timeoutSeconds": ("agent", "timeout_seconds", _positive_int(1, 3600)),

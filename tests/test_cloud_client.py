@@ -9,7 +9,8 @@ import pytest
 from smallcode_lsp.config import CloudSettings
 from smallcode_lsp.engine import cloud
 from smallcode_lsp.engine.cloud import CircuitBreaker, CloudClient, CloudError
-from smallcode_lsp.engine.router import Router, Signals, never_send
+from smallcode_lsp.engine.cloud_budget import TokenBudget
+from smallcode_lsp.engine.router import Decision, Router, Signals, never_send
 from smallcode_lsp.engine.scrub import scrub
 from tests.fake_endpoint import ANSWER, FakeEndpoint
 
@@ -24,11 +25,57 @@ def test_an_answer_comes_back_with_the_key_from_the_environment(monkeypatch) -> 
         client = client_for(endpoint, api_key_env="SMALLCODE_TEST_KEY")
         answer = client.complete_fim("def f():\n    return ", "\n", max_tokens=8, deadline_s=5)
         again = client.complete_fim("x = ", "", max_tokens=8, deadline_s=5)
-    assert answer.text == again.text == ANSWER and answer.tokens == 5
+    # Streamed: two events (counted as tokens, no usage for them), the prompt's usage at the end,
+    # and the kept-alive connection serves the second call.
+    assert answer.text == again.text == ANSWER and answer.tokens == 2 and answer.prompt_tokens == 11
     request = endpoint.requests[0]
-    assert request["path"] == "/v1/completions"
+    assert request["path"] == "/v1/completions" and request["body"]["stream"] is True
     assert request["body"]["suffix"] == "\n" and request["body"]["model"] == "m"
     assert request["headers"]["Authorization"] == "Bearer sk-test-abcdefghijklmnopqrstuv"
+
+
+def test_a_server_that_ignores_stream_still_answers() -> None:
+    with FakeEndpoint() as endpoint:
+        endpoint.honour_stream = False
+        answer = client_for(endpoint).complete_fim("x" * 40, "", max_tokens=8, deadline_s=5)
+    assert answer.text == ANSWER and answer.tokens == 5
+    assert answer.prompt_tokens == 10  # no usage for the prompt: estimated from 40 characters
+
+
+def test_the_stop_rule_ends_the_stream_early_and_the_next_call_reconnects() -> None:
+    with FakeEndpoint() as endpoint:
+        endpoint.fim_pieces = ["x + 1", "\n", "more"] + ["\nfiller"] * 40
+        endpoint.event_delay_s = 0.02
+        client = client_for(endpoint)
+        answer = client.complete_fim("y = ", "", max_tokens=64, deadline_s=5, should_stop=lambda t: "\n" in t)
+        sent_when_stopped = endpoint.events_sent
+        endpoint.fim_pieces, endpoint.event_delay_s = [ANSWER], 0.0
+        again = client.complete_fim("y = ", "", max_tokens=64, deadline_s=5)
+    assert answer.text == "x + 1\n" and answer.stopped_early and answer.tokens == 2
+    assert sent_when_stopped < 10  # the server stopped producing once the client hung up
+    assert again.text == ANSWER and not again.stopped_early
+
+
+def test_a_fim_template_builds_the_remote_models_own_prompt_and_cuts_at_its_markers() -> None:
+    with FakeEndpoint() as endpoint:
+        endpoint.fim_pieces = ["x + 1", "<|im_end|>", "other_file.py"]
+        client = client_for(endpoint, fim_template="qwen")
+        answer = client.complete_fim(
+            "y = ", "\nprint(y)", "# lib.py\ndef g(): ...\n\n", max_tokens=8, deadline_s=5
+        )
+    body = endpoint.requests[0]["body"]
+    assert (
+        body["prompt"] == "# lib.py\ndef g(): ...\n\n<|fim_prefix|>y = <|fim_suffix|>\nprint(y)<|fim_middle|>"
+    )
+    assert "suffix" not in body and 0 < len(body["stop"]) <= cloud.MAX_STOP_SEQUENCES
+    assert answer.text == "x + 1"  # <|im_end|> is past the fourth stop string sent: cut here
+
+
+def test_chat_turns_stream_too() -> None:
+    with FakeEndpoint() as endpoint:
+        endpoint.chat_answer = "```python\ndef add(a, b):\n    return a + b\n```"
+        answer = client_for(endpoint).chat([{"role": "user", "content": "add"}], max_tokens=64, deadline_s=5)
+    assert answer.text == endpoint.chat_answer and endpoint.requests[0]["body"]["stream"] is True
 
 
 @pytest.mark.parametrize("mode", ["500", "429", "hang", "reset", "garbage", "empty"])
@@ -104,3 +151,39 @@ def test_the_router_sends_only_low_confidence_requests_from_sendable_files(tmp_p
     router.record("inline", decision, unsure, "served", 0.2)
     line = (tmp_path / "routing.jsonl").read_text()
     assert '"route": "cloud"' in line and '"mean_logprob": -2.5' in line
+
+
+def test_the_router_escalates_by_scope_only_past_the_threshold_and_never_over_budget() -> None:
+    router = Router(
+        CloudSettings(endpoint="http://x", confidence_threshold=-5.0, multi_file_threshold=3), None
+    )
+    confident = Signals.of([-0.1, -0.2])
+    assert router.decide_inline("a.py", confident, [], False).reason == "confident"
+    assert router.decide_inline("a.py", Signals.of([-0.1], scope_files=2), [], False).route == "local"
+    wide = Signals.of([-0.1], scope_files=3)
+    assert router.decide_inline("a.py", wide, [], False) == Decision("cloud", "multi-file scope")
+    assert (
+        router.decide_inline("a.py", wide, [], False, budget_spent=True).reason == "daily token budget spent"
+    )
+    off = Router(CloudSettings(endpoint="http://x", confidence_threshold=-5.0, multi_file_threshold=0), None)
+    assert off.decide_inline("a.py", Signals.of([-0.1], scope_files=50), [], False).route == "local"
+
+
+def test_the_token_budget_counts_per_day_across_restarts(tmp_path) -> None:
+    day = ["2026-12-03"]
+    ledger = tmp_path / "usage.json"
+    budget = TokenBudget(100, ledger, today=lambda: day[0])
+    assert budget.allows() and not budget.charge(60)
+    assert budget.charge(50)  # crossed the limit with this charge: tell the user
+    assert not budget.allows() and not budget.charge(5)  # told once
+    again = TokenBudget(100, ledger, today=lambda: day[0])  # a restarted server
+    assert again.spent() == 115 and not again.allows()
+    other = TokenBudget(100, ledger, today=lambda: day[0])  # a second window charging meanwhile
+    other.charge(10)
+    again.charge(1)
+    assert again.spent() == 126
+    day[0] = "2026-12-04"
+    assert again.allows() and again.spent() == 0
+    assert TokenBudget(0, None).allows() and not TokenBudget(0, None).charge(10**9)  # 0 = no limit
+    ledger.write_text("{not json")
+    assert TokenBudget(100, ledger, today=lambda: day[0]).spent() == 0  # a broken ledger is a new day

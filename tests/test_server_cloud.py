@@ -10,7 +10,16 @@ import pytest
 from lsprotocol import types
 
 from tests.fake_endpoint import ANSWER, FakeEndpoint
-from tests.server_harness import inline, open_document, start_server, status, stop_server, wait_for_model
+from tests.server_harness import (
+    inline,
+    open_document,
+    start_server,
+    status,
+    stop_server,
+    wait_for_index,
+    wait_for_messages,
+    wait_for_model,
+)
 
 LINES = 12
 SOURCE = "import os\n\n\ndef work(items):\n" + "".join(f"    value_{n} = \n" for n in range(LINES))
@@ -18,7 +27,7 @@ SOURCE = "import os\n\n\ndef work(items):\n" + "".join(f"    value_{n} = \n" for
 
 async def _session(tmp_path, model_path, endpoint: FakeEndpoint, **cloud):
     root = tmp_path / "ws"
-    (root / "private").mkdir(parents=True)
+    (root / "private").mkdir(parents=True, exist_ok=True)
     (root / "app.py").write_text(SOURCE)
     options = {
         "model": {"path": str(model_path)},
@@ -50,7 +59,14 @@ async def test_low_confidence_goes_to_the_cloud_and_says_so(tmp_path, tiny_model
             assert items.items[0].detail == "SmallCode (cloud model)"
             current = await status(client)
             assert current["requests"]["route.cloudServed"] == 2
-            assert current["cloud"] == {"endpoint": True, "circuit": "closed", "error": None}
+            # Each answer: 2 streamed tokens + the 11 prompt tokens the endpoint reported.
+            tokens = {"limit": 0, "spentToday": 26}
+            assert current["cloud"] == {
+                "endpoint": True,
+                "circuit": "closed",
+                "error": None,
+                "tokens": tokens,
+            }
             assert "sk-test-zyxwvutsrqponmlkjihgf" not in json.dumps(current)
             assert endpoint.requests[0]["headers"]["Authorization"].endswith("zyxwvutsrqponmlkjihgf")
             assert "value_0 = " in endpoint.requests[0]["body"]["prompt"]
@@ -77,15 +93,15 @@ async def test_confident_answers_stay_local(tmp_path, tiny_model_path):
 
 @pytest.mark.parametrize("mode", ["500", "429", "hang", "reset", "garbage", "empty"])
 async def test_a_failing_cloud_leaves_the_local_answer_in_time(tmp_path, tiny_model_path, mode):
-    with FakeEndpoint(mode, hang_s=5.0) as endpoint:
+    with FakeEndpoint(mode, hang_s=8.0) as endpoint:
         client, root = await _session(
-            tmp_path, tiny_model_path, endpoint, confidenceThreshold=0.0, timeoutMs=1500
+            tmp_path, tiny_model_path, endpoint, confidenceThreshold=0.0, timeoutMs=3000
         )
         try:
             doc = open_document(client, root / "app.py", SOURCE)
             started = time.monotonic()
             result = await inline(client, doc, *_line(0))
-            assert time.monotonic() - started < 4.0
+            assert time.monotonic() - started < 4.5  # the 3 s budget, plus slack for a loaded machine
             assert result.items and result.items[0].insert_text != ANSWER  # the local answer
             assert (await status(client))["requests"]["route.cloudFailed"] == 1
         finally:
@@ -133,6 +149,81 @@ async def test_never_send_files_and_credentials_stay_home(tmp_path, tiny_model_p
             await stop_server(client)
 
 
+MODULES = {
+    "pricing.py": "def net_price(amount, rate):\n    return amount * (1 - rate)\n",
+    "taxes.py": "def vat(amount):\n    return amount * 0.2\n",
+    "shipping.py": "def shipping_cost(weight):\n    return 4 + weight * 0.5\n",
+}
+CHECKOUT = (
+    "from pricing import net_price\nfrom shipping import shipping_cost\nfrom taxes import vat\n\n\n"
+    "def total(amount, rate, weight):\n    price = net_price(amount, rate)\n"
+    "    extra = vat(price) + shipping_cost(weight)\n    return \n"
+)
+
+
+async def test_a_completion_that_needs_three_other_files_goes_to_the_cloud_with_them(
+    tmp_path, tiny_model_path
+):
+    with FakeEndpoint() as endpoint:
+        client, root = await _session(
+            tmp_path, tiny_model_path, endpoint, confidenceThreshold=-1e9, multiFileThreshold=3
+        )
+        try:
+            for name, text in MODULES.items():
+                (root / name).write_text(text)
+            (root / "checkout.py").write_text(CHECKOUT)
+            await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(command="smallcode.reindex")
+            )
+            await wait_for_index(client)
+            doc = open_document(client, root / "checkout.py", CHECKOUT)
+            result = await inline(client, doc, 8, len("    return "))
+            assert result.items[0].insert_text == ANSWER
+            prompt = endpoint.requests[0]["body"]["prompt"]
+            assert all(f"def {name}(" in prompt for name in ("net_price", "vat", "shipping_cost"))
+            log = (tmp_path / "cache" / "routing.jsonl").read_text().splitlines()
+            assert json.loads(log[-1])["reason"] == "multi-file scope"
+            assert json.loads(log[-1])["scope_files"] == 3
+            # A file that needs nothing from elsewhere stays local at the same threshold.
+            doc = open_document(client, root / "app.py", SOURCE)
+            result = await inline(client, doc, *_line(0))
+            assert result.items and result.items[0].insert_text != ANSWER
+            assert len(endpoint.requests) == 1
+        finally:
+            await stop_server(client)
+
+
+async def test_the_daily_token_budget_stops_sending_and_says_so_once(tmp_path, tiny_model_path):
+    with FakeEndpoint() as endpoint:
+        # Each answer costs 13 tokens (2 streamed + 11 prompt): the second call crosses 20.
+        client, root = await _session(
+            tmp_path, tiny_model_path, endpoint, confidenceThreshold=0.0, dailyTokenBudget=20
+        )
+        try:
+            doc = open_document(client, root / "app.py", SOURCE)
+            answers = [(await inline(client, doc, *_line(n))).items[0].insert_text for n in range(4)]
+            assert answers[:2] == [ANSWER, ANSWER] and ANSWER not in answers[2:]
+            assert len(endpoint.requests) == 2
+            current = await status(client)
+            assert current["cloud"]["tokens"] == {"limit": 20, "spentToday": 26}
+            await wait_for_messages(client, lambda m: "token budget" in m.message)
+            assert sum("token budget" in m.message for m in client.messages) == 1
+            reasons = [json.loads(line)["reason"] for line in (tmp_path / "cache" / "routing.jsonl").open()]
+            assert reasons[2:] == ["daily token budget spent"] * 2
+        finally:
+            await stop_server(client)
+        # The ledger outlives the server: a restart on the same day sends nothing more.
+        client, root = await _session(
+            tmp_path, tiny_model_path, endpoint, confidenceThreshold=0.0, dailyTokenBudget=20
+        )
+        try:
+            doc = open_document(client, root / "app.py", SOURCE)
+            assert (await inline(client, doc, *_line(0))).items[0].insert_text != ANSWER
+            assert len(endpoint.requests) == 2
+        finally:
+            await stop_server(client)
+
+
 @pytest.fixture(scope="module")
 def llama_server(tiny_model_path):
     """`llama_cpp.server` (llama-cpp-python's OpenAI-compatible server) serving the tiny GGUF on loopback."""
@@ -148,8 +239,9 @@ def llama_server(tiny_model_path):
         process.kill()
 
 
+@pytest.mark.parametrize("fim_template", ["suffix", "qwen"])
 async def test_a_real_openai_compatible_server_answers_through_the_lsp(
-    tmp_path, tiny_model_path, llama_server
+    tmp_path, tiny_model_path, llama_server, fim_template
 ):
     root = tmp_path / "ws"
     root.mkdir()
@@ -157,7 +249,12 @@ async def test_a_real_openai_compatible_server_answers_through_the_lsp(
     options = {
         "model": {"path": str(tiny_model_path)},
         "completion": {"debounceMs": 0, "maxTokens": 8, "multiline": "never", "prefetch": False},
-        "cloud": {"endpoint": llama_server, "timeoutMs": 20000, "confidenceThreshold": 0.0},
+        "cloud": {
+            "endpoint": llama_server,
+            "timeoutMs": 20000,
+            "confidenceThreshold": 0.0,
+            "fimTemplate": fim_template,
+        },
     }
     client = await start_server(root, tmp_path / "cache", options)
     try:

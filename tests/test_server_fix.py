@@ -269,3 +269,41 @@ async def test_a_fix_the_local_model_cannot_verify_goes_to_the_cloud(
                 assert result["verified"] is False and counters["route.cloudFailed"] == 1
         finally:
             await stop_server(client)
+
+
+async def test_tests_the_local_model_cannot_write_come_from_the_cloud_labelled(
+    workspace, tmp_path, tiny_model_path
+):
+    from tests.fake_endpoint import FakeEndpoint
+
+    with FakeEndpoint() as endpoint:
+        endpoint.chat_answer = (
+            "```python\nfrom calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
+            "def test_add_wrong():\n    assert add(2, 2) == 5\n```\n"
+        )
+        options = {
+            "model": {"path": str(tiny_model_path)},
+            "agent": {"maxAttempts": 1, "maxTokens": 32},
+            "cloud": {"endpoint": endpoint.url},
+        }
+        (workspace / "calc.py").write_text(CALC)
+        client = await start_server(workspace, tmp_path / "cache", options)
+        edits = _record_edits(client)
+        try:
+            assert (await wait_for_model(client))["model"]["state"] == "ready"
+            doc_uri = open_document(client, workspace / "calc.py", CALC)
+            result = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="smallcode.generateTests", arguments=[{"uri": doc_uri, "name": "add"}]
+                )
+            )
+            # The local turn wrote nothing that passes; the cloud's turn was run like any other:
+            # its passing test is kept, its wrong one is reported, not kept.
+            assert result["kept"] == 1 and result["cloudTests"] == 1
+            assert [bug["test"] for bug in result["possibleBugs"]] == ["test_add_wrong"]
+            assert result["applied"] and edits[0].label.startswith("Generate tests [cloud model]: 1 test(s)")
+            assert "def test_add():" in result["text"] and "test_add_wrong" not in result["text"]
+            assert (await status(client))["requests"]["route.testsCloud"] == 1
+            assert [r["path"] for r in endpoint.requests] == ["/v1/chat/completions"]
+        finally:
+            await stop_server(client)

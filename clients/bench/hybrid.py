@@ -143,6 +143,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=None, help="the local GGUF (default: the embedded one)")
     parser.add_argument("--limit", type=int, default=40)
     parser.add_argument("--cloud-threads", type=int, default=2)
+    parser.add_argument(
+        "--cloud-fim",
+        default="qwen",
+        help="cloud.fimTemplate for the endpoint: 'suffix' (OpenAI's field) or the remote model's FIM "
+        "template (default qwen: llama_cpp.server echoes the prompt when given `suffix` for Qwen)",
+    )
     parser.add_argument("--check-threshold", type=float, default=None)
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args(argv)
@@ -154,7 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="smallcode-hybrid-") as tmp:
             cache = Path(tmp)
             local = asyncio.run(session(tasks, model, cache / "local", None, "local"))
-            everything = {"endpoint": url, "confidenceThreshold": 0.0, "timeoutMs": 120000}
+            everything = {
+                "endpoint": url,
+                "confidenceThreshold": 0.0,
+                "timeoutMs": 120000,
+                "fimTemplate": args.cloud_fim,
+                "multiFileThreshold": 0,  # single-file tasks: confidence is the signal under test
+            }
             cloud = asyncio.run(session(tasks, model, cache / "cloud", everything, "cloud"))
             checked = None
             if args.check_threshold is not None:
@@ -176,6 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "source": source,
         "tasks": n,
+        "cloud_fim": args.cloud_fim,
         "local_pass_at_1": round(local_rate, 4),
         "cloud_pass_at_1": round(cloud_rate, 4),
         "cloud_answers_served": sum(r["source"] == "cloud" for r in cloud),

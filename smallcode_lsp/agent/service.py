@@ -238,8 +238,10 @@ class AgentService:
         name: str | None = None,
         cancel: threading.Event | None = None,
         progress: Callable[[str], None] | None = None,
+        extra_attempts: int = 0,
     ) -> GeneratedTests:
-        """Tests for the function at `line` (or named `name`); raises ValueError when there is none."""
+        """Tests for the function at `line` (or named `name`); raises ValueError when there is none.
+        `extra_attempts` turns per function follow the configured ones (the server's cloud escalation)."""
         relative = self.relative_path(path).replace(os.sep, "/")
         subjects = subjects_at(document, relative, line, name)
         if not subjects:
@@ -254,7 +256,8 @@ class AgentService:
             copy[relative] = document  # the buffer as the user sees it, saved or not
             return copy
 
-        writer = TestAuthor(generate, self.sandbox, files, self.settings.max_attempts, python_path)
+        attempts = self.settings.max_attempts + extra_attempts
+        writer = TestAuthor(generate, self.sandbox, files, attempts, python_path)
         results = []
         for subject in subjects:
             if cancel is not None and cancel.is_set():

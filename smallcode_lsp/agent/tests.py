@@ -49,6 +49,7 @@ class GeneratedTest:
     code: str
     outcome: str = "unrun"  # passed | failed (assertion) | error (could not run)
     message: str = ""
+    attempt: int = 0  # the model turn that wrote it (0: not the model, e.g. docstring examples)
 
 
 @dataclass
@@ -272,6 +273,8 @@ class TestAuthor:
             if not any(subject.import_line in line or _imports_subject(line, subject) for line in imports):
                 imports.insert(0, subject.import_line)
             candidates = [c for c in candidates if c.name not in {k.name for k in outcome.kept}]
+            for case in candidates:
+                case.attempt = number
             outcome.imports = list(dict.fromkeys(outcome.imports + imports))
             if progress:
                 progress(f"{subject.name}: running {len(candidates)} tests")

@@ -58,11 +58,15 @@ class Suggestion:
     drafted_tokens: int = 0
     accepted_tokens: int = 0
     source: str = "local"  # local | cloud (router.py decides)
-    # What a cloud model would be asked (the same window, no cross-file context), and how its raw
-    # continuation becomes a suggestion under the same stop and trim rules: (text, replace_chars).
+    # What a cloud model would be asked (the same window; the cross-file snippets as commented
+    # text, whatever markers the local model uses), when its streamed text is complete, and how
+    # its raw continuation becomes a suggestion under the same stop and trim rules.
     cloud_prefix: str = ""
     cloud_suffix: str = ""
+    cloud_context: str = ""
+    scope_files: int = 0  # other files the needed definitions come from (PackedContext)
     refine: Callable[[str], tuple[str, int]] | None = None
+    stop_check: Callable[[str], bool] | None = None
 
     @property
     def mean_logprob(self) -> float:
@@ -89,20 +93,21 @@ class Completer:
 
     def cross_file_context(
         self, request: CompletionRequest, lines: list[str], window_first: int, after: str, settings: Settings
-    ) -> tuple[str | list[int], int]:
-        """Snippets from other files under `context.maxTokens`, as text or, for models trained on
-        repository layouts, as token ids; ("", 0) when retrieval is off or finds nothing."""
+    ) -> tuple[str | list[int], PackedContext | None]:
+        """Snippets from other files under `context.maxTokens`, laid out as text or, for models
+        trained on repository layouts, as token ids, plus the chosen snippets themselves;
+        ("", None) when retrieval is off or finds nothing."""
         sources = self.sources
         if not settings.context.retrieval or sources is None or settings.context.max_tokens <= 0:
-            return "", 0
+            return "", None
         key = (window_first, settings.context.max_tokens)
         packed = sources.remembered(request.path, key) or self._choose(
             request, lines, window_first, after, settings
         )
         sources.remember(request.path, key, packed)
         if not packed.snippets:
-            return "", 0
-        return self._layout(packed, request.path, sources.roots), packed.snippets
+            return "", None
+        return self._layout(packed, request.path, sources.roots), packed
 
     def _choose(
         self, request: CompletionRequest, lines: list[str], window_first: int, after: str, settings: Settings
@@ -169,16 +174,17 @@ class Completer:
             tree=request.tree,
         )
 
-        context, snippet_count = self.cross_file_context(request, lines, first, after, settings)
+        context, packed = self.cross_file_context(request, lines, first, after, settings)
         max_tokens = settings.completion.max_tokens
         heal = bool(line_prefix) and not line_prefix.strip() and not line_suffix.strip()
         prompt_before = before[: len(before) - len(line_prefix)] if heal else before
         prompt = self.engine.fim_prompt(prompt_before, after, context, max_new_tokens=max_tokens)
+        should_stop = postprocess.stop_check(block, cursor.line_comment)
         generation = self.engine.generate(
             prompt,
             max_tokens=max_tokens,
             cancel=cancel,
-            should_stop=postprocess.stop_check(block, cursor.line_comment),
+            should_stop=should_stop,
             speculation=settings.speculative.mode,
             max_draft_tokens=settings.speculative.max_draft_tokens,
         )
@@ -197,13 +203,16 @@ class Completer:
             replace_chars=replace_chars,
             cloud_prefix=prompt_before,
             cloud_suffix=after,
+            cloud_context=packed.text if packed else "",
+            scope_files=packed.definition_files if packed else 0,
             refine=refine,
+            stop_check=should_stop,
             block=block,
             logprobs=generation.logprobs,
             finish_reason=generation.finish_reason,
             prompt_tokens=generation.prompt_tokens,
             reused_prompt_tokens=generation.reused_prompt_tokens,
-            context_snippets=snippet_count,
+            context_snippets=packed.snippets if packed else 0,
             seconds=time.perf_counter() - started,
             decode_seconds=generation.decode_seconds,
             drafted_tokens=generation.drafted_tokens,

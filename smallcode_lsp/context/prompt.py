@@ -31,6 +31,9 @@ class PackedContext:
 
     files: tuple[tuple[str, str], ...]  # (display path, snippet text)
     comment_prefix: str
+    # Other files that definitions or imports the cursor needs came from: the request's scope,
+    # which the router reads as a sign of a cross-file (hard) completion.
+    definition_files: int = 0
 
     @property
     def snippets(self) -> int:
@@ -78,6 +81,7 @@ def pack_snippets(
     """
     roots = list(roots)
     chosen: list[tuple[str, int, str]] = []
+    needed_from: set[str] = set()
     used = 0
     for snippet in snippets:
         shown = display_path(snippet.path, roots)
@@ -86,7 +90,10 @@ def pack_snippets(
         if used + cost > budget_tokens:
             continue  # a smaller snippet further down may still fit
         chosen.append((shown, snippet.start_line, text))
+        if snippet.reason.startswith(("definition", "imported")):
+            needed_from.add(shown)
         used += cost
     if stable_order:
         chosen.sort(key=lambda c: (c[0], c[1]))
-    return PackedContext(tuple((shown, text) for shown, _line, text in chosen), comment_prefix)
+    files = tuple((shown, text) for shown, _line, text in chosen)
+    return PackedContext(files, comment_prefix, definition_files=len(needed_from))

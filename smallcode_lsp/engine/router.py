@@ -1,10 +1,14 @@
 """Hybrid dispatch: which requests go to the cloud endpoint, and a log of every decision.
 
-Inline completion is answered locally first. The local answer's token log-probabilities are its
-confidence; only when the mean falls below `cloud.confidenceThreshold` (or the local model produced
-nothing) is the cloud asked, time-boxed, and on any failure the local answer stands. Nothing is
-ever sent without a configured endpoint, from a secret-looking file, or from a path matching
-`cloud.neverSend`. The routing log holds signals and outcomes, never code.
+Inline completion is answered locally first. Two signals can send it to the cloud, time-boxed,
+with the local answer standing on any failure:
+- confidence: the mean token log-probability of the local answer is below
+  `cloud.confidenceThreshold` (or the local model produced nothing);
+- scope: the definitions the cursor needs come from at least `cloud.multiFileThreshold` other
+  files (0 turns this off), the cross-file case where a small model is weakest.
+Nothing is ever sent without a configured endpoint, from a secret-looking file, from a path matching
+`cloud.neverSend`, while the circuit is open, or once the day's `cloud.dailyTokenBudget` is spent.
+The routing log holds signals and outcomes, never code.
 """
 
 from __future__ import annotations
@@ -33,13 +37,15 @@ class Signals:
     min_logprob: float | None
     first_logprob: float | None
     tokens: int
+    scope_files: int = 0  # other files the needed definitions come from
 
     @classmethod
-    def of(cls, logprobs: list[float]) -> Signals:
+    def of(cls, logprobs: list[float], scope_files: int = 0) -> Signals:
         if not logprobs:
-            return cls(None, None, None, 0)
+            return cls(None, None, None, 0, scope_files)
         mean = sum(logprobs) / len(logprobs)
-        return cls(round(mean, 4), round(min(logprobs), 4), round(logprobs[0], 4), len(logprobs))
+        first = round(logprobs[0], 4)
+        return cls(round(mean, 4), round(min(logprobs), 4), first, len(logprobs), scope_files)
 
 
 @dataclass(frozen=True)
@@ -69,16 +75,28 @@ class Router:
         self.log_path = log_path
         self._lock = threading.Lock()
 
-    def decide_inline(self, path: str, signals: Signals, roots: list[str], circuit_open: bool) -> Decision:
+    def decide_inline(
+        self,
+        path: str,
+        signals: Signals,
+        roots: list[str],
+        circuit_open: bool,
+        budget_spent: bool = False,
+    ) -> Decision:
         if not self.settings.endpoint:
             return Decision("local", "no endpoint")
         if never_send(path, self.settings, roots):
             return Decision("local", "never send")
         if circuit_open:
             return Decision("local", "circuit open")
+        if budget_spent:
+            return Decision("local", "daily token budget spent")
         mean = signals.mean_logprob if signals.mean_logprob is not None else -math.inf
         if mean < self.settings.confidence_threshold:
             return Decision("cloud", "low confidence" if signals.tokens else "no local answer")
+        threshold = self.settings.multi_file_threshold
+        if threshold > 0 and signals.scope_files >= threshold:
+            return Decision("cloud", "multi-file scope")
         return Decision("local", "confident")
 
     def record(self, kind: str, decision: Decision, signals: Signals, outcome: str, seconds: float) -> None:

@@ -1,5 +1,5 @@
-"""Hybrid dispatch: escalate a low-confidence completion, or a fix the local model could not
-verify, to the cloud endpoint.
+"""Hybrid dispatch: escalate a hard completion (low confidence, multi-file scope), or a fix or
+tests the local model could not verify, to the cloud endpoint.
 
 The local answer is already computed when this runs; the cloud gets what is left of
 `cloud.timeoutMs` and runs on a worker thread, so the editor is never blocked on the network. Any
@@ -16,7 +16,8 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from smallcode_lsp.completion.service import Suggestion
-from smallcode_lsp.engine.cloud import CloudClient, CloudError
+from smallcode_lsp.engine.cloud import CloudAnswer, CloudClient, CloudError
+from smallcode_lsp.engine.cloud_budget import TokenBudget
 from smallcode_lsp.engine.router import Decision, Router, Signals, never_send
 from smallcode_lsp.engine.scrub import scrub
 from smallcode_lsp.models import cache_dir
@@ -33,7 +34,9 @@ class CloudDispatch:
     def __init__(self, ls: SmallCodeServer) -> None:
         settings = ls.settings.cloud
         self.settings = settings
+        self.ls = ls
         self.router = Router(settings, cache_dir() / "routing.jsonl")
+        self.budget = TokenBudget(settings.daily_token_budget, cache_dir() / "cloud_usage.json")
         self.client: CloudClient | None = None
         self.error: str | None = None
         if settings.endpoint:
@@ -48,7 +51,22 @@ class CloudDispatch:
             "endpoint": bool(self.settings.endpoint),  # whether anything can be sent at all
             "circuit": self.client.breaker.state if self.client else None,
             "error": self.error,
+            "tokens": self.budget.describe(),
         }
+
+    def usable(self) -> bool:
+        """An endpoint is set, its circuit lets calls through and today's budget is not spent."""
+        return self.client is not None and self.client.breaker.allows() and self.budget.allows()
+
+    def charge(self, answer: CloudAnswer) -> None:
+        """Count an answer's tokens (prompt and answer) against the day's budget."""
+        self.ls.counters["route.cloudTokens"] += answer.tokens
+        self.ls.counters["route.cloudPromptTokens"] += answer.prompt_tokens
+        if self.budget.charge(answer.tokens + answer.prompt_tokens):
+            self.ls.tell(
+                f"today's cloud token budget ({self.budget.limit}) is spent; "
+                "everything stays local until tomorrow"
+            )
 
     def close(self) -> None:
         if self.client is not None:
@@ -69,10 +87,11 @@ async def maybe_escalate(
 ) -> Suggestion:
     """`suggestion`, or the cloud's answer in its place when the router sends this request there."""
     dispatch = dispatch_for(ls)
-    signals = Signals.of(suggestion.logprobs)
+    signals = Signals.of(suggestion.logprobs, suggestion.scope_files)
     client = dispatch.client
     circuit_open = client is None or not client.breaker.allows()
-    decision = dispatch.router.decide_inline(path, signals, [str(r) for r in ls.roots], circuit_open)
+    roots = [str(r) for r in ls.roots]
+    decision = dispatch.router.decide_inline(path, signals, roots, circuit_open, not dispatch.budget.allows())
     ls.counters[f"route.{decision.route}"] += 1
     if decision.route == "local" or client is None or suggestion.refine is None:
         dispatch.router.record("inline", decision, signals, "local", time.perf_counter() - started)
@@ -84,16 +103,19 @@ async def maybe_escalate(
         return suggestion
     prefix, hidden_before = scrub(suggestion.cloud_prefix)
     suffix, hidden_after = scrub(suggestion.cloud_suffix)
-    if hidden_before or hidden_after:
-        ls.counters["route.scrubbed"] += hidden_before + hidden_after
+    context, hidden_context = scrub(suggestion.cloud_context)
+    if hidden_before or hidden_after or hidden_context:
+        ls.counters["route.scrubbed"] += hidden_before + hidden_after + hidden_context
     try:
         answer = await asyncio.wait_for(
             asyncio.to_thread(
                 client.complete_fim,
                 prefix,
                 suffix,
+                context,
                 max_tokens=ls.settings.completion.max_tokens,
                 deadline_s=budget,
+                should_stop=suggestion.stop_check,
             ),
             timeout=budget + 0.05,
         )
@@ -105,13 +127,13 @@ async def maybe_escalate(
             "inline", decision, signals, f"failed: {reason}", time.perf_counter() - started
         )
         return suggestion
+    dispatch.charge(answer)
     text, replace_chars = suggestion.refine(answer.text)
     if not text:
         ls.counters["route.cloudEmpty"] += 1
         dispatch.router.record("inline", decision, signals, "empty", time.perf_counter() - started)
         return suggestion
     ls.counters["route.cloudServed"] += 1
-    ls.counters["route.cloudTokens"] += answer.tokens
     dispatch.router.record("inline", decision, signals, "served", time.perf_counter() - started)
     return replace(suggestion, text=text, replace_chars=replace_chars, source="cloud")
 
@@ -121,53 +143,60 @@ def _circuit_opened(ls: SmallCodeServer, reason: str) -> None:
     ls.tell(f"the cloud endpoint keeps failing ({reason}); completions stay local for a while")
 
 
-CLOUD_FIX_ATTEMPTS = 1  # turns the cloud gets after every local turn of a fix failed to verify
+CLOUD_AGENT_ATTEMPTS = 1  # turns the cloud gets after every local turn of a fix or tests failed
 CLOUD_TURN_SECONDS = 120.0
 
 
 class AgentEscalation:
-    """A fix's `generate`: local turns first; the turns past `local_attempts` go to the cloud
-    (scrubbed), when an endpoint is set, the file may be sent and the circuit is closed."""
+    """The `generate` of a fix or of test writing: local turns first; the turns past
+    `local_attempts` go to the cloud (scrubbed) when an endpoint is set, the file may be sent, the
+    circuit is closed and today's budget allows. Those turns are verified like any other."""
 
-    def __init__(self, ls: SmallCodeServer, path: str, local, local_attempts: int) -> None:
+    def __init__(self, ls: SmallCodeServer, path: str, local, local_attempts: int, kind: str = "fix") -> None:
         self.ls = ls
         self.local = local
         self.local_attempts = local_attempts
+        self.kind = kind
         dispatch = dispatch_for(ls)
         self.dispatch = dispatch
-        client = dispatch.client
         roots = [str(r) for r in ls.roots]
-        self.allowed = bool(
-            client is not None and client.breaker.allows() and not never_send(path, ls.settings.cloud, roots)
-        )
-        self.extra_attempts = CLOUD_FIX_ATTEMPTS if self.allowed else 0
+        self.allowed = dispatch.usable() and not never_send(path, ls.settings.cloud, roots)
+        self.extra_attempts = CLOUD_AGENT_ATTEMPTS if self.allowed else 0
         self.last_source = "local"
 
+    def is_cloud_attempt(self, attempt: int) -> bool:
+        return self.allowed and attempt > self.local_attempts
+
     def __call__(self, messages, cancel, attempt: int) -> str:
-        if attempt <= self.local_attempts or not self.allowed or self.dispatch.client is None:
+        client = self.dispatch.client
+        if not self.is_cloud_attempt(attempt) or client is None:
             self.last_source = "local"
             return self.local(messages, cancel, attempt)
         started = time.perf_counter()
-        decision = Decision("cloud", "local attempts failed")
         signals = Signals(None, None, None, 0)
+        if not self.dispatch.usable():  # the circuit opened or the budget ran out meanwhile
+            decision = Decision("local", "circuit open or budget spent")
+            self.dispatch.router.record(self.kind, decision, signals, "skipped", 0.0)
+            return ""
+        decision = Decision("cloud", "local attempts failed")
         sent = []
         for message in messages:
             content, hidden = scrub(message.content)
             if hidden:
                 self.ls.counters["route.scrubbed"] += hidden
             sent.append({"role": message.role, "content": content})
-        self.ls.counters["route.fixCloud"] += 1
+        self.ls.counters[f"route.{self.kind}Cloud"] += 1
         self.last_source = "cloud"
         try:
-            answer = self.dispatch.client.chat(
+            answer = client.chat(
                 sent, max_tokens=self.ls.settings.agent.max_tokens, deadline_s=CLOUD_TURN_SECONDS
             )
         except CloudError as exc:
             self.ls.counters["route.cloudFailed"] += 1
             self.dispatch.router.record(
-                "fix", decision, signals, f"failed: {exc}", time.perf_counter() - started
+                self.kind, decision, signals, f"failed: {exc}", time.perf_counter() - started
             )
-            return ""  # an answer without code: the fix loop says nothing verified
-        self.ls.counters["route.cloudTokens"] += answer.tokens
-        self.dispatch.router.record("fix", decision, signals, "answered", time.perf_counter() - started)
+            return ""  # an answer without code: the loop says nothing verified
+        self.dispatch.charge(answer)
+        self.dispatch.router.record(self.kind, decision, signals, "answered", time.perf_counter() - started)
         return answer.text

@@ -288,10 +288,19 @@ async def run_generate_tests(ls: SmallCodeServer, args: Sequence[Any]) -> dict[s
         raise JsonRpcInvalidParams(f"{GENERATE_TESTS}: only Python files are supported for now ({path})")
     ls.counters["tests.requests"] += 1
     progress = _Progress(ls, "SmallCode: generating tests")
-    generate = _generate_on_model_thread(ls)
+    generate = AgentEscalation(
+        ls, path, _generate_on_model_thread(ls), ls.settings.agent.max_attempts, kind="tests"
+    )
     try:
         result = await _in_worker(
-            progress, service.generate_tests, path, text, generate, line=line, name=name
+            progress,
+            service.generate_tests,
+            path,
+            text,
+            generate,
+            line=line,
+            name=name,
+            extra_attempts=generate.extra_attempts,
         )
     except ValueError as exc:
         progress.end("nothing to test")
@@ -308,6 +317,9 @@ async def run_generate_tests(ls: SmallCodeServer, args: Sequence[Any]) -> dict[s
         "testFile": result.test_path,
         "subjects": [s.subject.name for s in result.subjects],
         "summary": result.summary,
+        "cloudTests": sum(
+            generate.is_cloud_attempt(case.attempt) for subject in result.subjects for case in subject.kept
+        ),
     }
     ls.counters["tests.kept"] += result.kept
     for function, test, failure in result.possible_bugs:
@@ -326,7 +338,8 @@ async def run_generate_tests(ls: SmallCodeServer, args: Sequence[Any]) -> dict[s
         return {**summary, "applied": False, "text": result.test_text}
     old = test_file.read_text(encoding="utf-8", errors="replace") if result.existed else ""
     edit = _test_file_edit(ls, test_file.resolve().as_uri(), result.existed, old, result.test_text)
-    applied = await _apply(ls, edit, f"Generate tests: {result.summary}, all verified by running them")
+    label = "Generate tests [cloud model]" if summary["cloudTests"] else "Generate tests"
+    applied = await _apply(ls, edit, f"{label}: {result.summary}, all verified by running them")
     progress.end(result.summary)
     return {**summary, "applied": applied, "text": result.test_text, "edit": _CONVERTER.unstructure(edit)}
 
