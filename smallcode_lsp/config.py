@@ -44,6 +44,10 @@ class CompletionSettings:
     max_tokens: int = 64
     multiline: str = "auto"
     prefetch: bool = True  # compute the suggestion that follows an acceptance while the model is idle
+    # How long `textDocument/completion` waits for a fresh suggestion before answering an empty,
+    # incomplete list: menus (Helix merges every server's items) must not stall on a generation.
+    # The generation goes on; the client's next request (the user types on) finds it in the cache.
+    menu_wait_ms: int = 300
 
 
 @dataclass(frozen=True)
@@ -168,6 +172,7 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "completion.maxTokens": ("completion", "max_tokens", _positive_int(1, 100_000)),
     "completion.multiline": ("completion", "multiline", _choice("auto", "always", "never")),
     "completion.prefetch": ("completion", "prefetch", _bool),
+    "completion.menuWaitMs": ("completion", "menu_wait_ms", _positive_int(0, 600_000)),
     "context.retrieval": ("context", "retrieval", _bool),
     "context.maxTokens": ("context", "max_tokens", _positive_int(0, 32768)),
     "index.exclude": ("index", "exclude", _globs),

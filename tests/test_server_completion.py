@@ -167,3 +167,62 @@ async def test_definitions_from_other_files_reach_the_prompt(tmp_path, tiny_mode
         assert without["promptTokens"] < with_context["promptTokens"]
     finally:
         await stop_server(client)
+
+
+async def test_a_slow_menu_answer_is_deferred_and_arrives_as_the_user_types(
+    workspace, tmp_path, tiny_model_path
+):
+    # The menu may wait 1 ms: the generation (tens of ms) cannot make it, so the first answer is an
+    # empty, incomplete list; the generation goes on into the cache, and the next request, typed
+    # along the same line, gets it without a second generation.
+    client = await _session(
+        workspace, tmp_path, tiny_model_path, maxTokens=8, multiline="never", menuWaitMs=1
+    )
+    try:
+        doc = open_document(client, workspace / "app.py", SOURCE)
+        position = types.Position(5, 11)
+        first = await client.text_document_completion_async(
+            types.CompletionParams(types.TextDocumentIdentifier(doc), position)
+        )
+        assert first.is_incomplete and not first.items
+        await wait_until(client, lambda s: s["requests"].get("completion.served", 0) == 1)
+        again = await client.text_document_completion_async(
+            types.CompletionParams(types.TextDocumentIdentifier(doc), position)
+        )
+        current = await status(client)
+        assert current["requests"]["completion.menuDeferred"] == 1
+        assert current["requests"]["completion.cacheHits"] == 1
+        assert current["requests"]["completion.served"] == 1  # one generation served both
+        assert len(again.items) == 1 and again.items[0].text_edit.new_text.strip()
+    finally:
+        await stop_server(client)
+
+
+async def test_typing_on_after_a_deferred_menu_answer_does_not_cancel_its_generation(
+    workspace, tmp_path, tiny_model_path
+):
+    client = await _session(
+        workspace, tmp_path, tiny_model_path, maxTokens=8, multiline="never", menuWaitMs=1
+    )
+    try:
+        doc = open_document(client, workspace / "app.py", SOURCE)
+        first = await client.text_document_completion_async(
+            types.CompletionParams(types.TextDocumentIdentifier(doc), types.Position(5, 11))
+        )
+        assert not first.items
+        typed = SOURCE.replace("    return \n", "    return m\n")
+        client.text_document_did_change(
+            types.DidChangeTextDocumentParams(
+                types.VersionedTextDocumentIdentifier(version=2, uri=doc),
+                [types.TextDocumentContentChangeWholeDocument(typed)],
+            )
+        )
+        await client.text_document_completion_async(
+            types.CompletionParams(types.TextDocumentIdentifier(doc), types.Position(5, 12))
+        )
+        current = await wait_until(client, lambda s: s["requests"].get("completion.served", 0) >= 1)
+        # The second request waited on the first generation instead of cancelling it.
+        assert current["requests"].get("completion.cancelled", 0) == 0
+        assert current["requests"]["completion.menuDeferred"] == 2
+    finally:
+        await stop_server(client)

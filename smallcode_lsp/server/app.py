@@ -54,6 +54,7 @@ class SmallCodeServer(LanguageServer):
         self.pace = TypingPace()
         self.counters: Counter[str] = Counter()
         self.inflight: dict[str, threading.Event] = {}
+        self.deferred_menus: dict[str, Any] = {}  # uri -> features.completion._DeferredMenu
         self.last_completion: dict[str, Any] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
         self.prefetcher = Prefetcher()

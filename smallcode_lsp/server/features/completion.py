@@ -16,6 +16,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from smallcode_lsp.completion.cache import CachedSuggestion, surroundings_key
 from smallcode_lsp.completion.service import Completer, CompletionRequest
 from smallcode_lsp.engine.host import ModelUnavailable
+from smallcode_lsp.server import deferred_menu
 from smallcode_lsp.server.app import SmallCodeServer
 from smallcode_lsp.server.cloud_dispatch import maybe_escalate
 from smallcode_lsp.server.features.documents import flush_pending_publishes
@@ -148,6 +149,41 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     return dataclasses.replace(placed, source=suggestion.source)
 
 
+async def _menu_suggestion(
+    ls: SmallCodeServer, uri: str, position: types.Position, explicit: bool
+) -> Placed | None:
+    """`suggest` bounded by `completion.menuWaitMs`: past it the menu gets nothing now and the
+    generation finishes in the background into the cache. A later request on the same line whose
+    text extends the deferred one's (the user typed on) waits for that generation instead of
+    cancelling it, so a suggestion arrives even while the user keeps typing."""
+    wait_s = ls.settings.completion.menu_wait_ms / 1000
+    started = time.monotonic()
+    deferred = deferred_menu.running(ls, uri)
+    if deferred is not None:
+        line_prefix = deferred_menu.line_prefix_at(ls, uri, position)
+        if line_prefix is not None and deferred.extended_by(position.line, line_prefix):
+            await asyncio.wait({deferred.task}, timeout=wait_s)
+            if not deferred.task.done():
+                ls.counters["completion.menuDeferred"] += 1
+                return None
+    task = asyncio.ensure_future(suggest(ls, uri, position, explicit))
+    remaining = max(wait_s - (time.monotonic() - started), 0.0)
+    done, _ = await asyncio.wait({task}, timeout=remaining)
+    if task in done:
+        ls.deferred_menus.pop(uri, None)
+        return task.result()
+    ls.counters["completion.menuDeferred"] += 1
+    line_prefix = deferred_menu.line_prefix_at(ls, uri, position) or ""
+    ls.deferred_menus[uri] = deferred_menu.DeferredMenu(position.line, line_prefix, task)
+    task.add_done_callback(_log_background_failure)
+    return None
+
+
+def _log_background_failure(task: asyncio.Task) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.info("a deferred menu suggestion failed: %s", task.exception())
+
+
 def _place(text: str, replace_chars: int, line: int, line_text: str, column: int, encoding: str) -> Placed:
     start = column_to_client(line_text, column, encoding)
     end = column_to_client(line_text, column + replace_chars, encoding)
@@ -174,7 +210,7 @@ def register(server: SmallCodeServer) -> None:
     )
     async def completion(ls: SmallCodeServer, params: types.CompletionParams) -> types.CompletionList:
         explicit = bool(params.context and params.context.trigger_kind == types.CompletionTriggerKind.Invoked)
-        placed = await suggest(ls, params.text_document.uri, params.position, explicit)
+        placed = await _menu_suggestion(ls, params.text_document.uri, params.position, explicit)
         if placed is None:
             return types.CompletionList(is_incomplete=True, items=[])
         # Start the edit at the word being typed, so clients that filter by that word keep the item.

@@ -17,6 +17,7 @@ from lsprotocol import types
 from smallcode_lsp.index.documents import ParsedDocument
 from smallcode_lsp.index.files import is_secret_path
 from smallcode_lsp.index.languages import language_for_id, language_for_path
+from smallcode_lsp.server import deferred_menu
 from smallcode_lsp.server.app import SmallCodeServer
 
 log = logging.getLogger(__name__)
@@ -95,7 +96,7 @@ def register(server: SmallCodeServer) -> None:
         uri = params.text_document.uri
         ls.pace.keystroke(uri)
         stale = ls.inflight.get(uri)
-        if stale is not None:
+        if stale is not None and not deferred_menu.typing_along(ls, uri):
             stale.set()  # the model must not keep working on an old version of this document
         if uri in ls.workspace.text_documents:
             ls.prefetcher.document_changed(ls, uri, ls.workspace.get_text_document(uri).source)
