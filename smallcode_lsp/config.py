@@ -67,7 +67,11 @@ class CloudSettings:
     endpoint: str | None = None
     model: str | None = None
     api_key_env: str | None = None
-    confidence_threshold: float = -1.0
+    # Escalate when the local answer's mean token log-probability is below this. -0.2 sent 25% of
+    # HumanEval's single-line holes with the default 0.5B model (clients/bench/hybrid.py).
+    confidence_threshold: float = -0.2
+    # ...or when its least likely token is below this (the weakest step of the answer); off at -1e9.
+    min_logprob_threshold: float = -1e9
     timeout_ms: int = 1500
     never_send: tuple[str, ...] = ()
     # How infill is asked for: "suffix" sends OpenAI's `suffix` field; a template name (qwen,
@@ -181,6 +185,7 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "cloud.model": ("cloud", "model", _optional_str),
     "cloud.apiKeyEnv": ("cloud", "api_key_env", _optional_str),
     "cloud.confidenceThreshold": ("cloud", "confidence_threshold", _number),
+    "cloud.minLogprobThreshold": ("cloud", "min_logprob_threshold", _number),
     "cloud.timeoutMs": ("cloud", "timeout_ms", _positive_int(1, 600_000)),
     "cloud.neverSend": ("cloud", "never_send", _globs),
     "cloud.fimTemplate": (

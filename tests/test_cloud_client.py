@@ -187,3 +187,14 @@ def test_the_token_budget_counts_per_day_across_restarts(tmp_path) -> None:
     assert TokenBudget(0, None).allows() and not TokenBudget(0, None).charge(10**9)  # 0 = no limit
     ledger.write_text("{not json")
     assert TokenBudget(100, ledger, today=lambda: day[0]).spent() == 0  # a broken ledger is a new day
+
+
+def test_one_unlikely_token_escalates_when_the_minimum_threshold_is_set() -> None:
+    settings = CloudSettings(endpoint="http://x", confidence_threshold=-0.5, min_logprob_threshold=-1.0)
+    router = Router(settings, None)
+    steady = Signals.of([-0.2, -0.3, -0.2])
+    shaky = Signals.of([-0.01, -1.5, -0.01, -0.01, -0.01])  # a good mean (-0.31) hiding one guess
+    assert router.decide_inline("a.py", steady, [], False).route == "local"
+    assert router.decide_inline("a.py", shaky, [], False) == Decision("cloud", "an unlikely token")
+    off = Router(CloudSettings(endpoint="http://x", confidence_threshold=-0.5), None)
+    assert off.decide_inline("a.py", shaky, [], False).route == "local"

@@ -97,6 +97,9 @@ async def session(tasks, model: Path, cache: Path, cloud: dict[str, Any] | None,
                 "task": task.hole.task_id,
                 "seconds": answer["seconds"],
                 "local_mean_logprob": last.get("meanLogprob"),
+                "local_min_logprob": last.get("minLogprob"),
+                "local_first_logprob": last.get("firstLogprob"),
+                "local_tokens": last.get("generatedTokens"),
                 "source": last.get("source", "local"),
             }
             record.update(score_humaneval(task, answer["completed"], answer["text"]))
@@ -115,19 +118,23 @@ async def session(tasks, model: Path, cache: Path, cloud: dict[str, Any] | None,
     return records
 
 
-def confidence(record: dict[str, Any]) -> float:
-    value = record.get("local_mean_logprob")
+SIGNALS = {"mean": "local_mean_logprob", "min": "local_min_logprob"}  # the router's two thresholds
+
+
+def confidence(record: dict[str, Any], signal: str = "mean") -> float:
+    value = record.get(SIGNALS[signal])
     return value if isinstance(value, (int, float)) and math.isfinite(value) else -math.inf
 
 
-def curve(local: list[dict], cloud: list[dict]) -> list[dict[str, Any]]:
-    """Hybrid pass rate and cloud fraction at every threshold that changes the routing."""
+def curve(local: list[dict], cloud: list[dict], signal: str = "mean") -> list[dict[str, Any]]:
+    """Hybrid pass rate and cloud fraction at every threshold of `signal` that changes the routing."""
     n = len(local)
-    cuts = sorted({confidence(r) for r in local if math.isfinite(confidence(r))})
+    values = [confidence(r, signal) for r in local]
+    cuts = sorted({v for v in values if math.isfinite(v)})
     thresholds = [-math.inf, *(c + 1e-6 for c in cuts)]
     points = []
     for threshold in thresholds:
-        sent = [confidence(r) < threshold for r in local]
+        sent = [v < threshold for v in values]
         passed = sum(c["passed"] if s else r["passed"] for r, c, s in zip(local, cloud, sent, strict=True))
         points.append(
             {
@@ -186,6 +193,13 @@ def main(argv: list[str] | None = None) -> int:
         "--fix-max-tokens", type=int, default=agent_bench.SESSION["max_tokens"], help="tokens per fix turn"
     )
     parser.add_argument("--skip-inline", action="store_true", help="only the fix part")
+    parser.add_argument(
+        "--reuse-cloud",
+        type=Path,
+        default=None,
+        help="take the all-cloud records from this earlier JSON instead of running that session again "
+        "(the cloud's answers do not depend on the local model)",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args(argv)
 
@@ -206,7 +220,11 @@ def main(argv: list[str] | None = None) -> int:
                     "fimTemplate": args.cloud_fim,
                     "multiFileThreshold": 0,  # single-file tasks: confidence is the signal under test
                 }
-                cloud = asyncio.run(session(tasks, model, cache / "cloud", everything, "cloud"))
+                if args.reuse_cloud is not None:
+                    cloud = json.loads(args.reuse_cloud.read_text())["records"]["cloud"]
+                    assert [r["task"] for r in cloud] == [t.hole.task_id for t in tasks], "other tasks"
+                else:
+                    cloud = asyncio.run(session(tasks, model, cache / "cloud", everything, "cloud"))
                 if args.check_threshold is not None:
                     routed = {**everything, "confidenceThreshold": args.check_threshold}
                     checked = asyncio.run(session(tasks, model, cache / "check", routed, "check"))
@@ -257,6 +275,7 @@ def inline_report(
         "cloud_pass_at_1": round(cloud_rate, 4),
         "cloud_answers_served": sum(r["source"] == "cloud" for r in cloud),
         "curve": points,
+        "curve_min_logprob": curve(local, cloud, "min"),
         "target_met_at": meeting[0] if meeting else None,
         "best": best,
         "records": {"local": local, "cloud": cloud},
@@ -278,9 +297,18 @@ def inline_report(
     for point in points:
         share = point["pass_at_1"] / cloud_rate if cloud_rate else float("nan")
         threshold = "none" if point["threshold"] is None else f"{point['threshold']:.3f}"
-        print(f"{threshold:>12} {point['cloud_fraction']:>12.2f} {point['pass_at_1']:>8.3f} {share:>9.2f}")
+        print(f"{threshold:>12} {point['cloud_fraction']:>12.2f} {point['pass_at_1']:>8.3f} {share:>9.3f}")
     verdict = "met at " + json.dumps(meeting[0]) if meeting else "not met"
     print(f"target (>= 95% of all-cloud at <= 25% sent): {verdict}")
+    for signal, key in (("mean", "curve"), ("min", "curve_min_logprob")):
+        at_quarter = max(p["pass_at_1"] for p in result[key] if p["cloud_fraction"] <= 0.25)
+        enough = [p["cloud_fraction"] for p in result[key] if p["pass_at_1"] >= 0.95 * cloud_rate]
+        print(
+            f"by {signal} log-probability: pass@1 {at_quarter:.3f} with <= 25% sent;"
+            f" 95% of all-cloud needs {min(enough):.0%} sent"
+            if enough
+            else ""
+        )
     if "check" in result:
         print(f"check through the router: {json.dumps(result['check'])}")
     return result

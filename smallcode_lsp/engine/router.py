@@ -3,7 +3,8 @@
 Inline completion is answered locally first. Two signals can send it to the cloud, time-boxed,
 with the local answer standing on any failure:
 - confidence: the mean token log-probability of the local answer is below
-  `cloud.confidenceThreshold` (or the local model produced nothing);
+  `cloud.confidenceThreshold`, or its least likely token is below `cloud.minLogprobThreshold` (or
+  the local model produced nothing);
 - scope: the definitions the cursor needs come from at least `cloud.multiFileThreshold` other
   files (0 turns this off), the cross-file case where a small model is weakest.
 Nothing is ever sent without a configured endpoint, from a secret-looking file, from a path matching
@@ -94,6 +95,8 @@ class Router:
         mean = signals.mean_logprob if signals.mean_logprob is not None else -math.inf
         if mean < self.settings.confidence_threshold:
             return Decision("cloud", "low confidence" if signals.tokens else "no local answer")
+        if signals.min_logprob is not None and signals.min_logprob < self.settings.min_logprob_threshold:
+            return Decision("cloud", "an unlikely token")
         threshold = self.settings.multi_file_threshold
         if threshold > 0 and signals.scope_files >= threshold:
             return Decision("cloud", "multi-file scope")

@@ -118,6 +118,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         "reusedPromptTokens": suggestion.reused_prompt_tokens,
         "generatedTokens": len(suggestion.logprobs),
         "meanLogprob": round(suggestion.mean_logprob, 4),  # of the local answer, whoever served
+        "minLogprob": round(min(suggestion.logprobs), 4) if suggestion.logprobs else None,
+        "firstLogprob": round(suggestion.logprobs[0], 4) if suggestion.logprobs else None,
         "source": suggestion.source,
         "contextSnippets": suggestion.context_snippets,
         "block": suggestion.block,
