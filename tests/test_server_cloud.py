@@ -32,7 +32,7 @@ async def _session(tmp_path, model_path, endpoint: FakeEndpoint, **cloud):
     options = {
         "model": {"path": str(model_path)},
         "completion": {"debounceMs": 0, "maxTokens": 8, "multiline": "never", "prefetch": False},
-        "cloud": {"endpoint": endpoint.url, "timeoutMs": 4000, **cloud},
+        "cloud": {"endpoint": endpoint.url, "timeoutMs": 15000, **cloud},
     }
     client = await start_server(root, tmp_path / "cache", options)
     assert (await wait_for_model(client))["model"]["state"] == "ready"
