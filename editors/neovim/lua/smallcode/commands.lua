@@ -39,6 +39,19 @@ local function no_client(bufnr)
   return { code = -1, message = message }
 end
 
+--- The buffer's SmallCode client; without one, warn and hand the error to `on_result` (if any).
+local function attached_or_report(bufnr, on_result)
+  local client = M.client(bufnr)
+  if not client then
+    local err = no_client(bufnr)
+    util.notify(err.message, vim.log.levels.WARN)
+    if on_result then
+      on_result(nil, err)
+    end
+  end
+  return client
+end
+
 local function error_text(err)
   if type(err) == "table" then
     return err.message or vim.inspect(err)
@@ -193,13 +206,8 @@ end
 function M.fix(opts)
   opts = opts or {}
   local bufnr = resolve(opts.bufnr)
-  local client = M.client(bufnr)
+  local client = attached_or_report(bufnr, opts.on_result)
   if not client then
-    local err = no_client(bufnr)
-    util.notify(err.message, vim.log.levels.WARN)
-    if opts.on_result then
-      opts.on_result(nil, err)
-    end
     return false
   end
   local pos = position(bufnr, client)
@@ -246,13 +254,8 @@ end
 function M.generate_tests(opts)
   opts = opts or {}
   local bufnr = resolve(opts.bufnr)
-  local client = M.client(bufnr)
+  local client = attached_or_report(bufnr, opts.on_result)
   if not client then
-    local err = no_client(bufnr)
-    util.notify(err.message, vim.log.levels.WARN)
-    if opts.on_result then
-      opts.on_result(nil, err)
-    end
     return false
   end
   local argument = { uri = vim.uri_from_bufnr(bufnr) }
