@@ -58,6 +58,13 @@ class CloudDispatch:
         """An endpoint is set, its circuit lets calls through and today's budget is not spent."""
         return self.client is not None and self.client.breaker.allows() and self.budget.allows()
 
+    def scrubbed(self, text: str) -> str:
+        """`text` with credentials replaced, counted under `route.scrubbed`: nothing leaves unscrubbed."""
+        clean, hidden = scrub(text)
+        if hidden:
+            self.ls.counters["route.scrubbed"] += hidden
+        return clean
+
     def charge(self, answer: CloudAnswer) -> None:
         """Count an answer's tokens (prompt and answer) against the day's budget."""
         self.ls.counters["route.cloudTokens"] += answer.tokens
@@ -101,11 +108,9 @@ async def maybe_escalate(
         ls.counters["route.cloudNoTime"] += 1
         dispatch.router.record("inline", decision, signals, "no time left", time.perf_counter() - started)
         return suggestion
-    prefix, hidden_before = scrub(suggestion.cloud_prefix)
-    suffix, hidden_after = scrub(suggestion.cloud_suffix)
-    context, hidden_context = scrub(suggestion.cloud_context)
-    if hidden_before or hidden_after or hidden_context:
-        ls.counters["route.scrubbed"] += hidden_before + hidden_after + hidden_context
+    prefix = dispatch.scrubbed(suggestion.cloud_prefix)
+    suffix = dispatch.scrubbed(suggestion.cloud_suffix)
+    context = dispatch.scrubbed(suggestion.cloud_context)
     try:
         answer = await asyncio.wait_for(
             asyncio.to_thread(
@@ -179,12 +184,7 @@ class AgentEscalation:
             self.dispatch.router.record(self.kind, decision, signals, "skipped", 0.0)
             return ""
         decision = Decision("cloud", "local attempts failed")
-        sent = []
-        for message in messages:
-            content, hidden = scrub(message.content)
-            if hidden:
-                self.ls.counters["route.scrubbed"] += hidden
-            sent.append({"role": message.role, "content": content})
+        sent = [{"role": m.role, "content": self.dispatch.scrubbed(m.content)} for m in messages]
         self.ls.counters[f"route.{self.kind}Cloud"] += 1
         self.last_source = "cloud"
         try:
