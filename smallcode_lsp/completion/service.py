@@ -63,10 +63,19 @@ class Suggestion:
     # its raw continuation becomes a suggestion under the same stop and trim rules.
     cloud_prefix: str = ""
     cloud_suffix: str = ""
-    cloud_context: str = ""
-    scope_files: int = 0  # other files the needed definitions come from (PackedContext)
+    context: PackedContext | None = None  # the cross-file snippets in the local prompt
     refine: Callable[[str], tuple[str, int]] | None = None
     stop_check: Callable[[str], bool] | None = None
+
+    @property
+    def cloud_context(self) -> str:
+        """The snippets as commented text; built only when the cloud is asked, not per keystroke."""
+        return self.context.text if self.context else ""
+
+    @property
+    def scope_files(self) -> int:
+        """Other files the needed definitions come from: the router's scope signal."""
+        return self.context.definition_files if self.context else 0
 
     @property
     def mean_logprob(self) -> float:
@@ -203,8 +212,7 @@ class Completer:
             replace_chars=replace_chars,
             cloud_prefix=prompt_before,
             cloud_suffix=after,
-            cloud_context=packed.text if packed else "",
-            scope_files=packed.definition_files if packed else 0,
+            context=packed,
             refine=refine,
             stop_check=should_stop,
             block=block,
