@@ -201,8 +201,10 @@ async def test_a_slow_menu_answer_is_deferred_and_arrives_as_the_user_types(
 async def test_typing_on_after_a_deferred_menu_answer_does_not_cancel_its_generation(
     workspace, tmp_path, tiny_model_path
 ):
+    # A 500 ms debounce keeps the first generation running while the user types on: on a fast
+    # machine the tiny model would otherwise finish before the second request arrives.
     client = await _session(
-        workspace, tmp_path, tiny_model_path, maxTokens=8, multiline="never", menuWaitMs=1
+        workspace, tmp_path, tiny_model_path, maxTokens=8, multiline="never", menuWaitMs=1, debounceMs=500
     )
     try:
         doc = open_document(client, workspace / "app.py", SOURCE)
