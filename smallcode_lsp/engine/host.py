@@ -6,7 +6,9 @@ Interactive calls (ghost text) go first: a long agent turn (a fix, generated tes
 up at the next token whenever one is waiting, and carries on right after it. Agent turns run in their
 own llama context (sibling_context.py), so the switch costs neither side its KV cache.
 Loading happens in the background so the server answers symbol requests while the model loads, and a
-load failure is kept as a message instead of an exception that would take the server down.
+load failure is kept as a message instead of an exception that would take the server down. Before
+llama.cpp sees a file, its header and the memory the context size needs are checked (model_file.py):
+a truncated file or a context the machine cannot hold is refused with a message instead of a crash.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from smallcode_lsp.config import ModelSettings
+from smallcode_lsp.engine.model_file import check_memory, explain_load_error, read_model_shape
 from smallcode_lsp.models import ModelNotAvailable, resolve_model_path
 
 if TYPE_CHECKING:
@@ -27,6 +31,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+# How long `shutdown` waits for the model thread to finish its call before leaving the engine open.
+_CLOSE_WAIT_S = 3.0
 
 
 class ModelUnavailable(RuntimeError):
@@ -37,6 +43,8 @@ class ModelHost:
     def __init__(self) -> None:
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="smallcode-model")
         self._lock = threading.Lock()
+        # Held by the model thread for each call and load; `shutdown` takes it to close the engine.
+        self._engine_lock = threading.Lock()
         self.engine: LocalEngine | None = None
         self.state = "unloaded"  # unloaded | loading | ready | error
         self.error: str | None = None
@@ -51,14 +59,21 @@ class ModelHost:
         return self._executor.submit(self._load, settings)
 
     def _load(self, settings: ModelSettings) -> None:
+        with self._engine_lock:
+            self._load_locked(settings)
+
+    def _load_locked(self, settings: ModelSettings) -> None:
         from smallcode_lsp.engine.local import LocalEngine, ModelLoadError
 
         if self.engine is not None:
             self.engine.close()
             self.engine = None
         self.notice = None
+        path = Path(settings.path or "the default model")
         try:
             path = resolve_model_path(settings.path)
+            if path.is_file():  # a missing file gets check_gguf_file's message in LocalEngine.load
+                check_memory(read_model_shape(path), settings.context_size, settings.kv_cache_type)
             options = {
                 "context_size": settings.context_size,
                 "threads": settings.threads,
@@ -73,13 +88,19 @@ class ModelHost:
                 # A bad draft model must not cost the user the main model.
                 engine = LocalEngine.load(path, **options)
                 self.notice = f"draft model not used: {exc}"
-        except (ModelNotAvailable, ModelLoadError, ValueError, OSError) as exc:
-            with self._lock:
-                self.state, self.error = "error", str(exc)
-            log.error("model not loaded: %s", exc)
+        except ModelLoadError as exc:
+            self._failed(explain_load_error(path, str(exc), settings.context_size))
+            return
+        except (ModelNotAvailable, ValueError, OSError, MemoryError) as exc:
+            self._failed(str(exc))
             return
         with self._lock:
             self.engine, self.state = engine, "ready"
+
+    def _failed(self, message: str) -> None:
+        with self._lock:
+            self.state, self.error = "error", message
+        log.error("model not loaded: %s", message)
 
     def run(self, fn: Callable[[LocalEngine], T], *, interactive: bool = False) -> Future[T]:
         """Run `fn(engine)` on the model thread; the future fails with ModelUnavailable if none is loaded.
@@ -91,11 +112,13 @@ class ModelHost:
         def call() -> T:
             if interactive:
                 self._interactive_started(started)
-            if self.engine is None:
-                if self.state == "error":
-                    raise ModelUnavailable(f"the model failed to load: {self.error}")
-                raise ModelUnavailable("the model is still loading")
-            return fn(self.engine)
+            with self._engine_lock:
+                engine = self.engine
+                if engine is None:
+                    if self.state == "error":
+                        raise ModelUnavailable(f"the model failed to load: {self.error}")
+                    raise ModelUnavailable("the model is still loading")
+                return fn(engine)
 
         if interactive:
             with self._lock:
@@ -173,6 +196,18 @@ class ModelHost:
         }
 
     def shutdown(self) -> None:
+        """Drop queued calls, then close the engine once the call in progress has ended.
+
+        Closing it while a generation runs would free llama.cpp memory under it (a crash at exit);
+        if that call does not end within `_CLOSE_WAIT_S`, the engine is left to the OS.
+        """
         self._executor.shutdown(wait=False, cancel_futures=True)
-        if self.engine is not None:
-            self.engine.close()
+        if not self._engine_lock.acquire(timeout=_CLOSE_WAIT_S):
+            log.info("model engine left open at shutdown: a call is still running")
+            return
+        try:
+            engine, self.engine = self.engine, None
+        finally:
+            self._engine_lock.release()
+        if engine is not None:
+            engine.close()

@@ -488,6 +488,10 @@ def _open_llama(llama_cpp: Any, path: Path, context_size: int, n_threads: int, k
                 flash_attn=kv_key in _QUANTISED_KV,
                 logits_all=False,
                 n_gpu_layers=0,
+                # Read the weights into memory instead of mapping the file: a GGUF truncated or
+                # rewritten in place (a re-download, `cp` over it) would otherwise kill the server
+                # with SIGBUS at the next token. Costs ~0.25 s of load for the 491 MB default model.
+                use_mmap=False,
                 verbose=True,
             )
     except (ValueError, RuntimeError, OSError) as exc:

@@ -1,14 +1,19 @@
 """Open editor buffers, parsed incrementally so each keystroke costs a small reparse, not a full one.
 
-Positions arrive as (line, character) with characters counted in UTF-16 code units, the LSP default
-encoding; astral characters (emoji, some CJK) count as two. Lines end at "\\n" (a "\\r\\n" pair is a
-"\\n" preceded by a "\\r" that belongs to the line); a lone "\\r" is not treated as a line break.
+Positions arrive as (line, character) in code units of the negotiated encoding (UTF-16 unless the
+client chose another): astral characters (emoji, some CJK) count as two UTF-16 units. Lines end at
+"\\r\\n", "\\r" or "\\n", as LSP defines them (so a lone "\\r" ends a line; U+2028, form feeds and
+the like do not). An edit's positions are clamped: past the end of a line means its end, past the
+last line the end of the document; a character inside a surrogate pair rounds up; a range whose
+end comes before its start is taken the other way round. Tree-sitter rows, and so the chunks'
+lines, count "\\n" only; `server/positions.py` maps them back to LSP lines.
 """
 
 from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import tree_sitter
@@ -16,17 +21,75 @@ import tree_sitter
 from smallcode_lsp.index.chunker import Chunk, chunk_tree_spans
 from smallcode_lsp.index.languages import LanguageSpec
 
+LINE_BREAK = re.compile(r"\r\n|\r|\n")
+_LONE_CR = re.compile(r"\r(?!\n)")
 
-def utf16_to_index(line: str, units: int) -> int:
-    """Index into `line` of the position `units` UTF-16 code units in (clamped to the line)."""
+
+def char_units(char: str, encoding: str = "utf-16") -> int:
+    """Code units of one character in `encoding` ("utf-8", "utf-16" or "utf-32")."""
+    code = ord(char)
+    if encoding == "utf-8":
+        return 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
+    if encoding == "utf-32":
+        return 1
+    return 2 if code > 0xFFFF else 1
+
+
+def index_in_line(line: str, units: int, encoding: str = "utf-16") -> int:
+    """Index into `line` of the position `units` code units in (rounded up, clamped to the line)."""
     if line.isascii():
-        return min(units, len(line))
+        return min(max(units, 0), len(line))
     count = 0
     for index, char in enumerate(line):
         if count >= units:
             return index
-        count += 2 if ord(char) > 0xFFFF else 1
+        count += char_units(char, encoding)
     return len(line)
+
+
+def utf16_to_index(line: str, units: int) -> int:
+    """Index into `line` of the position `units` UTF-16 code units in (clamped to the line)."""
+    return index_in_line(line, units, "utf-16")
+
+
+def lsp_line_bounds(text: str, line: int) -> tuple[int, int] | None:
+    """(start, end) string indices of LSP line `line`, its line break excluded; None past the last."""
+    if line < 0:
+        return None
+    start = 0
+    if line:
+        for seen, match in enumerate(LINE_BREAK.finditer(text), 1):
+            if seen == line:
+                start = match.end()
+                break
+        else:
+            return None
+    found = LINE_BREAK.search(text, start)
+    return start, found.start() if found else len(text)
+
+
+def lsp_offset(text: str, line: int, character: int, encoding: str = "utf-16") -> int:
+    """String index of an edit position in `text`, clamped into the document."""
+    if line < 0:
+        return 0
+    bounds = lsp_line_bounds(text, line)
+    if bounds is None:
+        return len(text)
+    start, end = bounds
+    return start + index_in_line(text[start:end], character, encoding)
+
+
+def edit_offsets(
+    text: str, start_line: int, start_char: int, end_line: int, end_char: int, encoding: str = "utf-16"
+) -> tuple[int, int]:
+    """(start, end) string indices an LSP range denotes in `text` (clamped; reversed ranges swapped)."""
+    start = lsp_offset(text, start_line, start_char, encoding)
+    end = lsp_offset(text, end_line, end_char, encoding)
+    return (start, end) if start <= end else (end, start)
+
+
+def has_lone_cr(text: str) -> bool:
+    return "\r" in text and _LONE_CR.search(text) is not None
 
 
 @dataclass(frozen=True)
@@ -58,6 +121,7 @@ class ParsedDocument:
         self._spans: list[tuple[int, int, Chunk]] | None = None
         self._edit: _Edit | None = None  # valid only while exactly one edit is pending
         self._edits_pending = 0
+        self._lone_cr = False  # whether LSP lines differ from "\\n" rows (a lone "\\r" somewhere)
         self.replace_all(text)
 
     @property
@@ -69,6 +133,7 @@ class ParsedDocument:
         self.text = text
         self._bytes = text.encode("utf-8", "surrogatepass")
         self._line_starts = self._compute_line_starts(text)
+        self._lone_cr = has_lone_cr(text)
         self.tree: tree_sitter.Tree = self._parser.parse(self._bytes)
         self._chunks = None
         self._spans = None
@@ -84,20 +149,24 @@ class ParsedDocument:
             pos = find("\n", pos + 1)
         return starts
 
-    def _locate(self, line: int, character: int) -> tuple[int, int, int]:
-        """(string index, row, byte column) of an LSP position, clamped into the document."""
+    def offset(self, line: int, character: int, encoding: str = "utf-16") -> int:
+        """String index of an LSP edit position (clamped, see the module docstring)."""
+        if self._lone_cr:
+            return lsp_offset(self.text, line, character, encoding)
         starts = self._line_starts
         if line < 0:
-            return 0, 0, 0
+            return 0
         if line >= len(starts):
-            last = len(starts) - 1
-            tail = self.text[starts[last] :]
-            return len(self.text), last, _utf8_len(tail)
+            return len(self.text)
         begin = starts[line]
         end = starts[line + 1] - 1 if line + 1 < len(starts) else len(self.text)
-        line_text = self.text[begin:end]
-        column = utf16_to_index(line_text, max(character, 0))
-        return begin + column, line, _utf8_len(line_text[:column])
+        if end > begin and self.text[end - 1] == "\r":
+            end -= 1  # the "\\r" of a "\\r\\n" belongs to the line break
+        return begin + index_in_line(self.text[begin:end], character, encoding)
+
+    def _row_and_byte_col(self, index: int) -> tuple[int, int]:
+        row = bisect.bisect_right(self._line_starts, index) - 1
+        return row, _utf8_len(self.text[self._line_starts[row] : index])
 
     def _byte_offset(self, index: int, row: int, byte_col: int) -> int:
         """Byte offset of a string index, from its row's byte start (cheap on ASCII prefixes)."""
@@ -105,14 +174,25 @@ class ParsedDocument:
         return _utf8_len(prefix) + byte_col
 
     def apply_change(
-        self, start_line: int, start_char: int, end_line: int, end_char: int, new_text: str
+        self,
+        start_line: int,
+        start_char: int,
+        end_line: int,
+        end_char: int,
+        new_text: str,
+        encoding: str = "utf-16",
     ) -> None:
         """Apply one LSP content change and reparse incrementally from the edited old tree."""
-        start, start_row, start_bcol = self._locate(start_line, start_char)
-        end, end_row, end_bcol = self._locate(end_line, end_char)
+        start = self.offset(start_line, start_char, encoding)
+        end = self.offset(end_line, end_char, encoding)
         if end < start:
             start, end = end, start
-            start_row, start_bcol, end_row, end_bcol = end_row, end_bcol, start_row, start_bcol
+        self.apply_edit(start, end, new_text)
+
+    def apply_edit(self, start: int, end: int, new_text: str) -> None:
+        """Replace `text[start:end]` by `new_text` and reparse incrementally."""
+        start_row, start_bcol = self._row_and_byte_col(start)
+        end_row, end_bcol = self._row_and_byte_col(end)
         start_byte = self._byte_offset(start, start_row, start_bcol)
         old_end_byte = self._byte_offset(end, end_row, end_bcol)
         new_bytes = new_text.encode("utf-8", "surrogatepass")
@@ -127,6 +207,8 @@ class ParsedDocument:
         self.text = text[:start] + new_text + text[end:]
         self._bytes = self._bytes[:start_byte] + new_bytes + self._bytes[old_end_byte:]
         self._update_line_starts(start_row, end_row, start, end, new_text)
+        if self._lone_cr or "\r" in new_text or "\r" in text[max(start - 1, 0) : end + 1]:
+            self._lone_cr = has_lone_cr(self.text)
         self.tree.edit(
             start_byte=start_byte,
             old_end_byte=old_end_byte,

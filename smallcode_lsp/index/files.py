@@ -11,7 +11,7 @@ import marshal
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from stat import S_ISREG
 
@@ -170,17 +170,24 @@ def _list_dir(folder: str, mtime: int = 0, ctime: int = 0) -> Listing | None:
 
 
 def walk_source_files(
-    root: Path, settings: IndexSettings, dirs: DirCache | None = None
+    root: Path,
+    settings: IndexSettings,
+    dirs: DirCache | None = None,
+    should_stop: Callable[[], bool] | None = None,
 ) -> Iterator[tuple[str, os.stat_result]]:
     """Like `iter_source_files` but yields (absolute path, stat) so callers need not stat again.
 
     With `dirs`, unchanged directories are not re-listed and the new listings are collected in it.
+    Symlinked directories are never entered (no loops); unreadable directories and files that
+    vanish between the listing and their stat are skipped; `should_stop` is asked per directory.
     """
     rules = IgnoreRules(root, settings.exclude)
     base = rules.root
     max_bytes = settings.max_file_bytes
     stack = [""]
     while stack:
+        if should_stop is not None and should_stop():
+            return
         rel_dir = stack.pop()
         prefix = rel_dir + "/" if rel_dir else ""
         folder = base + "/" + rel_dir if rel_dir else base

@@ -8,6 +8,12 @@ so nothing is lost. The last walk's directory listings are kept too (`dirs`), so
 only directories whose mtime changed. The schema version, the Python version (marshal's format) and
 the tag-query fingerprint are stored as well: when any differs, the cache was made by other rules and
 is wiped rather than trusted. All writes of a build go through one transaction.
+
+The cache must never cost the user the index: a corrupt or truncated file is deleted and rebuilt; a
+database another server holds locked past the busy timeout skips that write (both index the same
+files); a directory that cannot be written (read-only disk, not a directory, full) turns the store
+off for the session and the index lives in memory. Each case leaves one line in `notices`, for the
+server to show. WAL mode plus a busy timeout lets two servers share one workspace's file.
 """
 
 from __future__ import annotations
@@ -20,13 +26,20 @@ import re
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from smallcode_lsp.index.chunker import Chunk
 
 SCHEMA_VERSION = 4
+# How long a statement waits for another connection's write lock before giving up on that write.
+BUSY_TIMEOUT_S = 3.0
+# sqlite3 primary result codes (sqlite_errorcode & 0xff) by what they mean for a cache.
+_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_CORRUPT = {11, 26}  # SQLITE_CORRUPT, SQLITE_NOTADB
+_SHORT_READ = 522  # SQLITE_IOERR_SHORT_READ: the file is shorter than its pages say (truncated)
+_UNWRITABLE = {3, 8, 10, 13, 14, 23}  # PERM, READONLY, IOERR, FULL, CANTOPEN, AUTH
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,7 +55,7 @@ CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, listing BLOB NOT NULL);
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileRecord:
     """What a file looked like when its chunks were made."""
 
@@ -112,66 +125,200 @@ class StoredChunks:
         return decode_chunks(path, self.blob)
 
 
+class _Corrupt(Exception):
+    pass
+
+
+def _kind(exc: sqlite3.Error) -> str:
+    """'corrupt', 'busy', 'unwritable' or 'other' for an sqlite3 error."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    text = str(exc).lower()
+    if code == _SHORT_READ or (code is not None and code & 0xFF in _CORRUPT):
+        return "corrupt"
+    if "malformed" in text or "not a database" in text:
+        return "corrupt"
+    if (code is not None and code & 0xFF in _BUSY) or "locked" in text:
+        return "busy"
+    if code is not None and code & 0xFF in _UNWRITABLE:
+        return "unwritable"
+    if "readonly" in text or "unable to open" in text or "disk i/o" in text:
+        return "unwritable"
+    return "other"
+
+
 class IndexStore:
-    """Persistence for one root. Thread-safe: one connection guarded by a lock."""
+    """Persistence for one root. Thread-safe: one connection guarded by a lock.
+
+    `persistent` turns False when the cache cannot be used at all; every method then does nothing
+    (reads return empty), so callers never need to care.
+    """
 
     def __init__(self, db_path: Path | str, fingerprint: str = "") -> None:
         self.path = str(db_path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._fingerprint = fingerprint
         self._lock = threading.Lock()
-        self._conn = self._open(fingerprint)
+        self.notices: list[str] = []
+        self._told: set[str] = set()
+        self._conn: sqlite3.Connection | None = None
+        self._open()
 
-    def _open(self, fingerprint: str) -> sqlite3.Connection:
+    @property
+    def persistent(self) -> bool:
+        return self._conn is not None
+
+    # ------------------------------------------------------------------ opening and recovery
+
+    def _notice(self, kind: str, message: str) -> None:
+        """Record a problem for the user, once per kind."""
+        if kind not in self._told:
+            self._told.add(kind)
+            self.notices.append(message)
+
+    def take_notices(self) -> list[str]:
+        with self._lock:
+            notices, self.notices = self.notices, []
+        return notices
+
+    def _open(self) -> None:
+        if self.path != ":memory:":
+            try:
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                self._memory_only(f"cannot create the index cache folder {Path(self.path).parent}: {exc}")
+                return
         try:
-            conn = self._connect(fingerprint)
-        except sqlite3.DatabaseError:
-            # A corrupt cache is only a cache: start over.
-            if self.path != ":memory:":
-                for suffix in ("", "-wal", "-shm"):
-                    with contextlib.suppress(OSError):
-                        os.remove(self.path + suffix)
-            conn = self._connect(fingerprint)
-        return conn
+            self._conn = self._connect()
+        except sqlite3.Error as exc:
+            kind = _kind(exc)
+            if kind == "corrupt":
+                self._rebuild(exc)
+            elif kind == "busy":
+                self._memory_only(
+                    f"the index cache {self.path} stayed locked by another process for {BUSY_TIMEOUT_S:.0f} s"
+                )
+            else:
+                self._memory_only(f"cannot use the index cache {self.path}: {exc}")
 
-    def _connect(self, fingerprint: str) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+    def _memory_only(self, why: str) -> None:
+        self._close_connection()
+        self._notice("memory", f"{why}; the index is kept in memory for this session.")
+
+    def _rebuild(self, exc: Exception) -> None:
+        """A corrupt cache is only a cache: delete it and start an empty one."""
+        self._close_connection()
+        if self.path != ":memory:":
+            for suffix in ("", "-wal", "-shm"):
+                with contextlib.suppress(OSError):
+                    os.remove(self.path + suffix)
+        self._notice("corrupt", f"the index cache {self.path} was damaged ({exc}); rebuilding it.")
+        try:
+            self._conn = self._connect()
+        except sqlite3.Error as again:
+            self._memory_only(f"cannot recreate the index cache {self.path}: {again}")
+
+    def _close_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
+        )
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            stamp = f"{SCHEMA_VERSION}:{sys.version_info[0]}.{sys.version_info[1]}:{fingerprint}"
+            stamp = f"{SCHEMA_VERSION}:{sys.version_info[0]}.{sys.version_info[1]}:{self._fingerprint}"
             conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
             if row is None or row[0] != stamp:
-                # Wipe, then stamp last: a crash in between leaves a mismatch, so it is redone.
+                self._restamp(conn, stamp)
+        except sqlite3.Error:
+            conn.close()
+            raise
+        return conn
+
+    @staticmethod
+    def _restamp(conn: sqlite3.Connection, stamp: str) -> None:
+        """Wipe a cache made by other rules. IMMEDIATE: a second server doing the same waits for us."""
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+            if row is None or row[0] != stamp:  # not already done by another server meanwhile
                 conn.execute("DELETE FROM meta WHERE key = 'version'")
                 for (table,) in conn.execute(
                     "SELECT name FROM sqlite_master WHERE type = 'table' AND name != 'meta'"
                 ).fetchall():
                     conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-                conn.executescript(_SCHEMA)
+                for statement in _SCHEMA.strip().split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
                 conn.execute("INSERT INTO meta (key, value) VALUES ('version', ?)", (stamp,))
-        except sqlite3.DatabaseError:
-            conn.close()
+            conn.execute("COMMIT")
+        except BaseException:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
             raise
-        return conn
+
+    def _run(self, operation: Callable[[sqlite3.Connection], object], default: object, write: bool) -> object:
+        """Run one operation under the lock; on failure recover as the module docstring says.
+
+        A write on a cache found corrupt is retried once on the rebuilt, empty one.
+        """
+        with self._lock:
+            for attempt in (1, 2):
+                conn = self._conn
+                if conn is None:
+                    return default
+                try:
+                    return operation(conn)
+                except sqlite3.ProgrammingError:  # closed meanwhile (shutdown)
+                    return default
+                except sqlite3.Error as exc:
+                    kind = _kind(exc)
+                    if kind == "corrupt":
+                        self._rebuild(exc)
+                        if write and attempt == 1:
+                            continue
+                    elif kind == "busy":
+                        self._notice(
+                            "busy",
+                            f"the index cache {self.path} is locked by another process; changes that "
+                            "could not be saved stay in memory this session.",
+                        )
+                    elif kind == "unwritable":
+                        self._memory_only(f"cannot write the index cache {self.path}: {exc}")
+                    else:
+                        self._notice("other", f"index cache error ({exc}); continuing in memory.")
+                    return default
+            return default
+
+    # ------------------------------------------------------------------ reads and writes
+
+    def _select(self, sql: str) -> list[tuple]:
+        rows = self._run(lambda conn: conn.execute(sql).fetchall(), [], write=False)
+        return rows if isinstance(rows, list) else []
 
     def load_files(self) -> dict[str, FileRecord]:
-        with self._lock:
-            rows = self._conn.execute("SELECT path, mtime_ns, size, hash FROM files").fetchall()
-        return {row[0]: FileRecord(*row) for row in rows}
+        return {
+            row[0]: FileRecord(*row) for row in self._select("SELECT path, mtime_ns, size, hash FROM files")
+        }
 
     def load_chunks(self) -> dict[str, StoredChunks]:
         """Every stored file's chunks, still encoded (see `StoredChunks.decode`)."""
-        with self._lock:
-            rows = self._conn.execute("SELECT path, names, chunks FROM files").fetchall()
+        out: dict[str, StoredChunks] = {}
         loads = marshal.loads
-        return {path: StoredChunks(loads(names), blob) for path, names, blob in rows}
+        for path, names, blob in self._select("SELECT path, names, chunks FROM files"):
+            try:
+                out[path] = StoredChunks(loads(names), blob)
+            except (ValueError, EOFError, TypeError):
+                continue  # a damaged row: the file is simply parsed again
+        return out
 
     def load_dirs(self) -> dict[str, bytes]:
         """The last walk's directory listings, keyed by '/'-separated path relative to the root."""
-        with self._lock:
-            return dict(self._conn.execute("SELECT path, listing FROM dirs").fetchall())
+        return dict(self._select("SELECT path, listing FROM dirs"))
 
     def write(
         self,
@@ -179,8 +326,11 @@ class IndexStore:
         deletes: Iterable[str] = (),
         dirs: Iterable[tuple[str, bytes]] = (),
         dir_deletes: Iterable[str] = (),
-    ) -> None:
-        """Apply a batch in one transaction. `None` chunks = content unchanged, refresh the stat only."""
+    ) -> bool:
+        """Apply a batch in one transaction. `None` chunks = content unchanged, refresh the stat only.
+
+        Returns whether it was saved (False: locked, unwritable, or memory-only).
+        """
         stat_only: list[tuple[int, int, str, str]] = []
         full: list[tuple[str, int, int, str, bytes, bytes]] = []
         for record, chunks in updates:
@@ -191,9 +341,11 @@ class IndexStore:
             key = (record.path, record.mtime_ns, record.size, record.hash)
             full.append((*key, marshal.dumps(stored.names), stored.blob))
         removed = [(path,) for path in deletes]
-        with self._lock:
-            conn = self._conn
-            conn.execute("BEGIN")
+        dirs = list(dirs)
+        forgotten = [(path,) for path in dir_deletes]
+
+        def transaction(conn: sqlite3.Connection) -> bool:
+            conn.execute("BEGIN IMMEDIATE")  # take the write lock now (waits out another server)
             try:
                 conn.executemany("DELETE FROM files WHERE path = ?", removed)
                 conn.executemany(
@@ -204,13 +356,17 @@ class IndexStore:
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     full,
                 )
-                conn.executemany("DELETE FROM dirs WHERE path = ?", [(path,) for path in dir_deletes])
+                conn.executemany("DELETE FROM dirs WHERE path = ?", forgotten)
                 conn.executemany("INSERT OR REPLACE INTO dirs (path, listing) VALUES (?, ?)", dirs)
                 conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
                 raise
+            return True
+
+        return bool(self._run(transaction, False, write=True))
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            self._close_connection()

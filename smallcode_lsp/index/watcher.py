@@ -3,6 +3,11 @@
 watchdog delivers events on its own thread; this module only records the touched paths there and
 lets a debounce thread apply them ~100 ms after the burst settles, so a `git checkout` of 500 files
 becomes one pass instead of 1,500 reparses, and nothing can raise back into watchdog.
+
+A watcher can start `held`: it records events but applies none until `release()`. The server starts
+it that way before the first build, so a file rewritten or deleted while the build reads the tree
+is caught afterwards (applying it during the build would be overwritten by the build's older view).
+Symlinked directories are not followed (watchdog's default), so links that loop cost nothing.
 """
 
 from __future__ import annotations
@@ -44,9 +49,17 @@ class _Handler(FileSystemEventHandler):
 class IndexWatcher:
     """Watches every root of a `WorkspaceIndex` recursively and applies changes in debounced batches."""
 
-    def __init__(self, index: WorkspaceIndex, on_change: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        index: WorkspaceIndex,
+        on_change: Callable[[str], None] | None = None,
+        held: bool = False,
+    ) -> None:
         self.index = index
         self.on_change = on_change
+        self._released = threading.Event()
+        if not held:
+            self._released.set()
         self._pending: dict[str, bool] = {}  # path -> is a directory
         self._last_event = 0.0
         self._cond = threading.Condition()
@@ -68,6 +81,12 @@ class IndexWatcher:
         self._observer = observer
         self._worker = threading.Thread(target=self._run, name="smallcode-index-watcher", daemon=True)
         self._worker.start()
+
+    def release(self) -> None:
+        """Start applying changes, those recorded while held first."""
+        self._released.set()
+        with self._cond:
+            self._cond.notify_all()
 
     def stop(self) -> None:
         self._stopped.set()
@@ -103,7 +122,7 @@ class IndexWatcher:
     def _run(self) -> None:
         while not self._stopped.is_set():
             with self._cond:
-                while not self._pending and not self._stopped.is_set():
+                while not (self._pending and self._released.is_set()) and not self._stopped.is_set():
                     self._cond.wait()
                 # Debounce: wait until no event arrived for DEBOUNCE_SECONDS.
                 while not self._stopped.is_set():

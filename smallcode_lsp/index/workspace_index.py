@@ -2,8 +2,11 @@
 
 Thread model: `build` runs on a worker thread and does its heavy work (walk, read, parse, SQLite)
 without the lock, then swaps results in under an RLock; queries and single-file updates from the
-event loop or the file watcher take the same lock briefly. Chunks of open buffers (`update_document`)
-take precedence over disk until the file is re-read (`update_file`, e.g. on save) or removed.
+event loop or the file watcher take the same lock briefly (a first build fills a fresh table off the
+lock and swaps it in, so 100,000 files never hold the event loop up). SQLite writes happen outside
+the lock too: a cache locked by another server must not stall queries. Chunks of open buffers
+(`update_document`) take precedence over disk until the file is re-read (`update_file`, e.g. on save)
+or removed. `build` can be cancelled (and `close` cancels it) between directories and files.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 
 from smallcode_lsp.config import IndexSettings
 from smallcode_lsp.index.chunker import Chunk, chunk_source
@@ -26,6 +30,9 @@ from smallcode_lsp.index.store import FileRecord, IndexStore, StoredChunks, cont
 from smallcode_lsp.index.symbol_table import FileChunks, SymbolTable
 
 _PROGRESS_EVERY = 50
+_WALK_PROGRESS_EVERY = 2000
+_DECODE_BATCH = 256
+_WRITE_BATCH = 2000
 
 
 @dataclass
@@ -76,6 +83,7 @@ class WorkspaceIndex:
         self._rules = {root: IgnoreRules(Path(root), settings.exclude) for root in self.roots}
         self._lock = threading.RLock()
         self._build_lock = threading.Lock()
+        self._closed = threading.Event()
         self._table = SymbolTable()
         self._records: dict[str, FileRecord] = {}
         self._overridden: set[str] = set()  # paths whose chunks come from an open buffer
@@ -111,31 +119,52 @@ class WorkspaceIndex:
         progress: Callable[[int, int], None] | None = None,
         cancel: threading.Event | None = None,
     ) -> IndexStats:
-        """Walk all roots; reuse cached chunks of unchanged files, parse the rest, persist, swap in."""
+        """Walk all roots; reuse cached chunks of unchanged files, parse the rest, persist, swap in.
+
+        `progress(done, total)` is called with total 0 while the walk is still counting files.
+        """
         started = time.perf_counter()
+        closed = self._closed
+
+        def should_stop() -> bool:
+            return closed.is_set() or (cancel is not None and cancel.is_set())
+
         with self._build_lock:
             with self._lock:
+                stores = dict(self._stores)  # close() may empty the live dict mid-build
                 memory_records = dict(self._records)
                 table = self._table
                 memory_files = {p: table.raw(p) for p in table.paths() if p not in self._overridden}
-            dir_caches = {root: DirCache(store.load_dirs()) for root, store in self._stores.items()}
-            found = self._walk(dir_caches)
+            dir_caches = {root: DirCache(store.load_dirs()) for root, store in stores.items()}
+            found = self._walk(dir_caches, should_stop, progress)
             total = len(found)
-            stored_by_root, stored_chunks = _load_cache(self._stores, load_chunks=not memory_records)
+            stored_by_root, stored_chunks = _load_cache(stores, load_chunks=not memory_records)
             stored_records: dict[str, FileRecord] = {}
             for records in stored_by_root.values():
                 stored_records.update(records)
 
             result: dict[str, tuple[FileRecord, FileChunks]] = {}
-            updates: dict[str, list[tuple[FileRecord, FileChunks | None]]] = {r: [] for r in self.roots}
+            updates: dict[str, list[tuple[FileRecord, FileChunks | None]]] = {r: [] for r in stores}
+
+            def save(root: str, record: FileRecord, chunks: FileChunks | None) -> None:
+                """Queue a row; written in batches as parsing goes (bounded memory, and a cancelled
+                build keeps what it saved)."""
+                pending = updates.get(root)
+                if pending is None:
+                    return
+                pending.append((record, chunks))
+                if len(pending) >= _WRITE_BATCH:
+                    stores[root].write(pending)
+                    updates[root] = []
+
             to_parse: list[tuple[str, str, os.stat_result]] = []
             reused = 0
             for path, (root, stat) in found.items():
                 known = memory_records.get(path)
                 if known is not None and path in memory_files and self._same_stat(known, stat):
                     result[path] = (known, memory_files[path])
-                    if path not in stored_records and root in self._stores:
-                        updates[root].append((known, memory_files[path]))
+                    if path not in stored_records:
+                        save(root, known, memory_files[path])
                     reused += 1
                     continue
                 stored = stored_records.get(path)
@@ -146,17 +175,19 @@ class WorkspaceIndex:
                     reused += 1
                     continue
                 to_parse.append((path, root, stat))
+            found.clear()  # the stat results are no longer needed: free them before parsing
             if progress is not None:
                 progress(reused, total)
 
             parsed = 0
             done = reused
-            roots_of = {path: root for path, root, _stat in to_parse}
+            only_root = self.roots[0] if len(self.roots) == 1 else None
+            root_of = self._root_for if only_root is None else (lambda _path: only_root)
             jobs = [(path, stat.st_mtime_ns, stat.st_size) for path, _root, stat in to_parse]
             known_hashes = {
                 path: stored_records[path].hash for path, _r, _s in to_parse if path in stored_records
             }
-            should_stop = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
+            to_parse.clear()
             for path, mtime_ns, size, digest, parsed_chunks in process_files(
                 jobs, self.settings.max_file_bytes, known_hashes, self.workers, should_stop
             ):
@@ -168,32 +199,32 @@ class WorkspaceIndex:
                         if stored_chunks is None:
                             stored_chunks = self._load_stored_chunks()
                         result[path] = (record, stored_chunks.get(path) or [])
-                        updates[roots_of[path]].append((record, None))
+                        save(root_of(path) or "", record, None)
                         reused += 1
                     else:
                         result[path] = (record, parsed_chunks)
-                        updates[roots_of[path]].append((record, parsed_chunks))
+                        save(root_of(path) or "", record, parsed_chunks)
                         parsed += 1
                 if progress is not None and done % _PROGRESS_EVERY == 0:
                     progress(done, total)
-            cancelled = cancel is not None and cancel.is_set()
+            cancelled = should_stop()
+            if closed.is_set():
+                return IndexStats(0, 0, reused, parsed, time.perf_counter() - started)
 
-            for root, store in self._stores.items():
+            for root, store in stores.items():
+                # A cancelled walk saw only part of the tree: neither files nor listings are gone.
                 deletes = [] if cancelled else [p for p in stored_by_root[root] if p not in result]
                 dirs = dir_caches[root]
-                store.write(updates[root], deletes, dirs.listings_to_store(), dirs.listings_to_forget())
+                forget = [] if cancelled else dirs.listings_to_forget()
+                store.write(updates[root], deletes, dirs.listings_to_store(), forget)
 
+            fresh = self._fresh_table(result) if not cancelled and not memory_files else None
             with self._lock:
+                if fresh is not None:
+                    self._swap_in(fresh, result)
+                else:
+                    self._merge_in(result, remove_missing=not cancelled)
                 table = self._table
-                if not cancelled:
-                    for path in table.paths():
-                        if path not in result and path not in self._overridden:
-                            table.remove_file(path)
-                            self._records.pop(path, None)
-                for path, (record, chunks) in result.items():
-                    self._records[path] = record
-                    if path not in self._overridden and table.raw(path) is not chunks:
-                        table.set_file(path, chunks)
                 stats = IndexStats(
                     files=len(table),
                     chunks=table.chunk_count,
@@ -205,13 +236,52 @@ class WorkspaceIndex:
                 progress(total if not cancelled else done, total)
             return stats
 
-    def _walk(self, dir_caches: dict[str, DirCache]) -> dict[str, tuple[str, os.stat_result]]:
+    @staticmethod
+    def _fresh_table(result: dict[str, tuple[FileRecord, FileChunks]]) -> SymbolTable:
+        """A table of the whole result, filled off the lock (a first build or a restart)."""
+        fresh = SymbolTable()
+        for path, (_record, chunks) in result.items():
+            fresh.set_file(path, chunks)
+        return fresh
+
+    def _swap_in(self, fresh: SymbolTable, result: dict[str, tuple[FileRecord, FileChunks]]) -> None:
+        """Replace the table (under the lock): open buffers keep their symbols."""
+        old = self._table
+        for path in self._overridden:
+            chunks = old.raw(path)
+            if chunks is not None:
+                fresh.set_file(path, chunks)
+        self._table = fresh
+        self._records = {path: record for path, (record, _chunks) in result.items()}
+
+    def _merge_in(self, result: dict[str, tuple[FileRecord, FileChunks]], remove_missing: bool) -> None:
+        """Apply a rebuild's changes to the live table (under the lock): touches only what changed."""
+        table = self._table
+        if remove_missing:
+            for path in table.paths():
+                if path not in result and path not in self._overridden:
+                    table.remove_file(path)
+                    self._records.pop(path, None)
+        for path, (record, chunks) in result.items():
+            self._records[path] = record
+            if path not in self._overridden and table.raw(path) is not chunks:
+                table.set_file(path, chunks)
+
+    def _walk(
+        self,
+        dir_caches: dict[str, DirCache],
+        should_stop: Callable[[], bool],
+        progress: Callable[[int, int], None] | None,
+    ) -> dict[str, tuple[str, os.stat_result]]:
         """Every indexable file: path -> (its root, its stat). Nested roots claim their own files."""
         found: dict[str, tuple[str, os.stat_result]] = {}
         for root in self.roots:
-            for path, stat in walk_source_files(Path(root), self.settings, dir_caches.get(root)):
+            walk = walk_source_files(Path(root), self.settings, dir_caches.get(root), should_stop)
+            for path, stat in walk:
                 if path not in found and self._root_for(path) == root:
                     found[path] = (root, stat)
+                    if progress is not None and len(found) % _WALK_PROGRESS_EVERY == 0:
+                        progress(len(found), 0)
         return found
 
     @staticmethod
@@ -235,8 +305,8 @@ class WorkspaceIndex:
             stat = os.stat(full)
         except OSError:
             return self._remove(full)
-        if stat.st_size > self.settings.max_file_bytes:
-            return self._remove(full)
+        if not S_ISREG(stat.st_mode) or stat.st_size > self.settings.max_file_bytes:
+            return self._remove(full)  # a FIFO named x.py would block the read forever
         with self._lock:
             known = self._records.get(full)
             if known is not None and full not in self._overridden and self._same_stat(known, stat):
@@ -249,11 +319,13 @@ class WorkspaceIndex:
         store = self._stores.get(root) if root is not None else None
         with self._lock:
             known = self._records.get(full)
-            if known is not None and known.hash == record.hash and full not in self._overridden:
+            unchanged = known is not None and known.hash == record.hash and full not in self._overridden
+            if unchanged:
                 self._records[full] = record
-                if store is not None:
-                    store.write([(record, None)])
-                return False
+        if unchanged:
+            if store is not None:
+                store.write([(record, None)])
+            return False
         spec = language_for_path(full)
         chunks = chunk_source(data, spec, full) if spec is not None else []
         with self._lock:
@@ -262,8 +334,8 @@ class WorkspaceIndex:
             self._records[full] = record
             if changed or full not in self._table:
                 self._table.set_file(full, chunks)
-            if store is not None:
-                store.write([(record, chunks)])
+        if store is not None:
+            store.write([(record, chunks)])
         return changed
 
     def remove_file(self, path: Path | str) -> None:
@@ -277,8 +349,8 @@ class WorkspaceIndex:
             self._overridden.discard(full)
             root = self._root_for(full)
             store = self._stores.get(root) if root is not None else None
-            if store is not None and had_record:
-                store.write((), [full])
+        if store is not None and had_record:
+            store.write((), [full])
         return bool(chunks)
 
     def has_file(self, path: Path | str) -> bool:
@@ -325,12 +397,20 @@ class WorkspaceIndex:
             return list(self._table.chunks(_norm(path)) or ())
 
     def all_chunks(self) -> Iterator[Chunk]:
-        """A snapshot: safe to iterate while the index changes."""
+        """Every chunk, safe to iterate while the index changes (files are read in small batches).
+
+        Decoding 100,000 files' chunks in one go under the lock stalled every request for ~1 s
+        (the BM25 warm-up after a build); a batch holds it for a few milliseconds.
+        """
         with self._lock:
-            table = self._table
-            snapshot = [table.chunks(path) or [] for path in table.paths()]
-        for chunks in snapshot:
-            yield from chunks
+            paths = self._table.paths()
+        for start in range(0, len(paths), _DECODE_BATCH):
+            with self._lock:
+                table = self._table
+                batch = [table.chunks(path) or [] for path in paths[start : start + _DECODE_BATCH]]
+            time.sleep(0)  # let a request waiting for the lock have it
+            for chunks in batch:
+                yield from chunks
 
     @property
     def file_count(self) -> int:
@@ -342,8 +422,19 @@ class WorkspaceIndex:
         with self._lock:
             return self._table.chunk_count
 
+    def take_notices(self) -> list[str]:
+        """Problems with the on-disk cache since the last call (corrupt, locked, unwritable)."""
+        return [notice for store in list(self._stores.values()) for notice in store.take_notices()]
+
+    @property
+    def persistent(self) -> bool:
+        """Whether every root's cache is being saved (False: some live in memory only)."""
+        return all(store.persistent for store in list(self._stores.values()))
+
     def close(self) -> None:
+        """Stop a build in progress (at its next file) and close the caches."""
+        self._closed.set()
         with self._lock:
-            for store in self._stores.values():
-                store.close()
-            self._stores.clear()
+            stores, self._stores = dict(self._stores), {}
+        for store in stores.values():
+            store.close()

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 import threading
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lsprotocol import types
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
-from pygls.uris import to_fs_path
+from pygls.uris import to_fs_path, urlparse, urlunparse
+from pygls.workspace import TextDocument
 
 from smallcode_lsp import __version__
 from smallcode_lsp.agent.service import AgentService
@@ -26,6 +29,7 @@ from smallcode_lsp.index.workspace_index import WorkspaceIndex
 from smallcode_lsp.server.cloud_dispatch import CloudDispatch
 from smallcode_lsp.server.prefetch import Prefetcher
 from smallcode_lsp.server.protocol import SmallCodeProtocol
+from smallcode_lsp.server.stdio import serve
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +82,19 @@ class SmallCodeServer(LanguageServer):
         else:
             loop.call_soon_threadsafe(fn, *args)
 
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve LSP over stdio with the resynchronising reader of `stdio.py` (pygls's loses every
+        message after one malformed frame). Returns when the input ends or `exit` arrives; how the
+        process then ends (exit code, children) is `server/lifecycle.py`'s business."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(serve(self.protocol, stdin or sys.stdin.buffer, self._stop_event))
+        except (BrokenPipeError, KeyboardInterrupt):
+            pass
+        finally:
+            self.shutdown()
+
     def report_server_error(self, error: Exception, source: Any) -> None:
         # Out-of-band errors are logged to the client's log, not popped up: one bad message from an
         # editor plugin should not nag the user.
@@ -86,3 +103,16 @@ class SmallCodeServer(LanguageServer):
     # --- helpers for handlers ---------------------------------------------------------------
     def path_of(self, uri: str) -> str:
         return to_fs_path(uri) or uri
+
+    def document(self, uri: str) -> TextDocument | None:
+        """The open document `uri` names, or None (never a file read from disk)."""
+        return self.protocol.open_document(uri)
+
+    @staticmethod
+    def doc_key(uri: str) -> str:
+        """One spelling per document for the server's own tables: percent-encoding normalised, so
+        "a_b.py" and "a%5Fb.py" meet; it names the same path as `uri` (unlike a plain unquote)."""
+        try:
+            return urlunparse(urlparse(uri))
+        except (ValueError, TypeError):
+            return uri

@@ -16,7 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from smallcode_lsp.server.app import SmallCodeServer
-from smallcode_lsp.server.positions import client_encoding, column_from_client
+from smallcode_lsp.server.positions import client_encoding, column_from_client, lsp_line_text
 
 
 @dataclass
@@ -38,20 +38,19 @@ def running(ls: SmallCodeServer, uri: str) -> DeferredMenu | None:
 def typing_along(ls: SmallCodeServer, uri: str) -> bool:
     """Whether the document's latest change left a running deferred request's line typed on."""
     deferred = running(ls, uri)
-    if deferred is None or uri not in ls.workspace.text_documents:
+    document = ls.document(uri)
+    if deferred is None or document is None:
         return False
-    lines = ls.workspace.get_text_document(uri).source.split("\n")
-    return deferred.line < len(lines) and lines[deferred.line].startswith(deferred.line_prefix)
+    line_text = lsp_line_text(document.source, deferred.line)
+    return line_text is not None and line_text.startswith(deferred.line_prefix)
 
 
 def line_prefix_at(ls: SmallCodeServer, uri: str, position: types.Position) -> str | None:
     """The cursor line's text before `position` (None when the document or position is gone)."""
-    if uri not in ls.workspace.text_documents:
+    document = ls.document(uri)
+    line_text = lsp_line_text(document.source, position.line) if document is not None else None
+    if line_text is None:
         return None
-    lines = ls.workspace.get_text_document(uri).source.split("\n")
-    if not 0 <= position.line < len(lines):
-        return None
-    line_text = lines[position.line]
     try:
         column = column_from_client(line_text, position.character, client_encoding(ls))
     except JsonRpcInvalidParams:

@@ -12,6 +12,8 @@ from smallcode_lsp import __version__
 
 def build_server():
     """Create the server with every feature registered (importing pygls lazily keeps --version fast)."""
+    from smallcode_lsp.server import indexing
+    from smallcode_lsp.server import lifecycle as process_lifecycle
     from smallcode_lsp.server.app import SmallCodeServer
     from smallcode_lsp.server.features import (
         agent_commands,
@@ -24,7 +26,8 @@ def build_server():
     )
 
     server = SmallCodeServer()
-    for feature in (lifecycle, documents, completion, symbols, commands, code_actions, agent_commands):
+    features = (lifecycle, documents, completion, symbols, commands, code_actions, agent_commands)
+    for feature in (*features, indexing, process_lifecycle):
         feature.register(server)
     return server
 
@@ -48,7 +51,13 @@ def main(argv: list[str] | None = None) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         **target,
     )
-    build_server().start_io()
+    from smallcode_lsp.server.lifecycle import exit_code, exit_now, install
+
+    server = build_server()
+    stdin = install(server)  # signals, the editor's processId, stdin EOF: all end in exit_now
+    server.start_io(stdin=stdin)
+    # The connection broke (e.g. stdout closed): same way out, without waiting on busy threads.
+    exit_now(server, exit_code(server), "connection closed")
 
 
 if __name__ == "__main__":

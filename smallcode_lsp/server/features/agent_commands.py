@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
+from pygls.uris import to_fs_path
 
 from smallcode_lsp.agent.checks import Problem
 from smallcode_lsp.agent.fix import FixResult, decoding_for
@@ -30,7 +31,7 @@ from smallcode_lsp.server.features.code_actions import (
     own_syntax_diagnostics,
     problem_from_diagnostic,
 )
-from smallcode_lsp.server.positions import client_encoding, column_to_client
+from smallcode_lsp.server.positions import ClientPositions, client_encoding, column_to_client
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -94,12 +95,19 @@ class _Progress:
 
 
 def _service_for(ls: SmallCodeServer, command: str, uri: str) -> tuple[str, AgentService]:
-    """(path, service) for a command on `uri`; code is never run for files outside the workspace."""
+    """(path, service) for a command on `uri`; code is never run for files outside the workspace
+    (nor for a URI that names no file: `untitled:`, `http:`... would otherwise resolve against the
+    server's working directory)."""
+    if to_fs_path(uri) is None:
+        raise JsonRpcInvalidParams(
+            f"{command}: {uri[:200]} is not a file URI inside the workspace folders; "
+            "refusing to run code for it"
+        )
     path = ls.path_of(uri)
     service = agent(ls)
     if not service.inside_workspace(path):
         raise JsonRpcInvalidParams(
-            f"{command}: {path} is outside the workspace folders; refusing to run code for it"
+            f"{command}: {path[:300]} is outside the workspace folders; refusing to run code for it"
         )
     return path, service
 
@@ -168,10 +176,10 @@ def _edit_for(
 ) -> types.WorkspaceEdit:
     lines = text.split("\n")
     target = result.target
-    end_text = lines[target.end] if target.end < len(lines) else ""
+    end_text = (lines[target.end] if target.end < len(lines) else "").removesuffix("\r")
+    convert = ClientPositions(text, client_encoding(ls)).convert
     rng = types.Range(
-        types.Position(target.start, 0),
-        types.Position(target.end, column_to_client(end_text, len(end_text), client_encoding(ls))),
+        types.Position(*convert(target.start, 0)), types.Position(*convert(target.end, len(end_text)))
     )
     edit = types.TextEdit(range=rng, new_text=(result.replacement or "").rstrip("\n"))
     identifier = types.OptionalVersionedTextDocumentIdentifier(uri=uri, version=version)
@@ -183,9 +191,9 @@ def _edit_for(
 async def run_fix(ls: SmallCodeServer, args: Sequence[Any]) -> dict[str, Any]:
     uri, problem, line = _parse_fix_arguments(ls, args)
     path, service = _service_for(ls, FIX, uri)
-    if uri not in ls.workspace.text_documents:
+    document = ls.document(uri)
+    if document is None:
         raise JsonRpcInvalidParams(f"{FIX}: document {uri} is not open (send textDocument/didOpen first)")
-    document = ls.workspace.get_text_document(uri)
     text, version = document.source, document.version
     if problem is None:
         problem = _nearest_syntax_problem(ls, uri, text, line or 0)
@@ -219,8 +227,8 @@ async def run_fix(ls: SmallCodeServer, args: Sequence[Any]) -> dict[str, Any]:
         ls.counters["fix.unverified"] += 1
         ls.tell(f"could not verify a fix after {len(result.attempts)} attempt(s): {result.error[:300]}")
         return {**summary, "applied": False}
-    current = ls.workspace.get_text_document(uri)
-    if current.version != version or current.source != text:
+    current = ls.document(uri)
+    if current is None or current.version != version or current.source != text:
         progress.end("document changed")
         ls.tell("the document changed while the fix was being checked; run the fix again")
         return {**summary, "applied": False, "message": "the document changed during the fix"}
@@ -276,8 +284,8 @@ def _test_file_edit(
 async def run_generate_tests(ls: SmallCodeServer, args: Sequence[Any]) -> dict[str, Any]:
     uri, line, name = _parse_tests_arguments(args)
     path, service = _service_for(ls, GENERATE_TESTS, uri)
-    if uri in ls.workspace.text_documents:
-        text = ls.workspace.get_text_document(uri).source
+    if (open_document := ls.document(uri)) is not None:
+        text = open_document.source
     else:
         try:
             with open(path, encoding="utf-8") as handle:

@@ -19,7 +19,7 @@ from smallcode_lsp.agent.checks import Problem
 from smallcode_lsp.agent.target import syntax_problems
 from smallcode_lsp.index.languages import language_for_path
 from smallcode_lsp.server.app import SmallCodeServer
-from smallcode_lsp.server.positions import client_encoding, column_to_client
+from smallcode_lsp.server.positions import ClientPositions, client_encoding
 
 FIX = "smallcode.fix"
 GENERATE_TESTS = "smallcode.generateTests"
@@ -66,22 +66,17 @@ def own_syntax_diagnostics(ls: SmallCodeServer, uri: str, text: str) -> list[typ
     spec = language_for_path(ls.path_of(uri))
     if spec is None or len(text) > MAX_SYNTAX_CHECK_CHARS:
         return []
-    lines = text.split("\n")
-    encoding = client_encoding(ls)
+    convert = ClientPositions(text, client_encoding(ls)).convert
     # Code actions come on every cursor move: reuse the open buffer's incrementally kept tree.
-    parsed = ls.parsed.get(uri)
+    parsed = ls.parsed.get(ls.doc_key(uri))
     tree = parsed.tree if parsed is not None and parsed.text == text and parsed.spec == spec else None
     out = []
     for problem in syntax_problems(text, spec, tree=tree):
-        start_line = lines[problem.line] if problem.line < len(lines) else ""
-        end_line = lines[problem.end_line] if problem.end_line < len(lines) else ""
         out.append(
             types.Diagnostic(
                 range=types.Range(
-                    types.Position(problem.line, column_to_client(start_line, problem.column, encoding)),
-                    types.Position(
-                        problem.end_line, column_to_client(end_line, problem.end_column, encoding)
-                    ),
+                    types.Position(*convert(problem.line, problem.column)),
+                    types.Position(*convert(problem.end_line, problem.end_column)),
                 ),
                 message=problem.message,
                 severity=types.DiagnosticSeverity.Error,
@@ -133,10 +128,11 @@ def _tests_action(ls: SmallCodeServer, uri: str, text: str, line: int) -> types.
 
 def code_actions(ls: SmallCodeServer, params: types.CodeActionParams) -> list[types.CodeAction]:
     uri = params.text_document.uri
-    if uri not in ls.workspace.text_documents:
+    document = ls.document(uri)
+    if document is None:
         return []
     only = params.context.only
-    text = ls.workspace.get_text_document(uri).source
+    text = document.source
     actions = []
     if _wanted(only, GENERATE_TESTS_KIND):
         tests = _tests_action(ls, uri, text, params.range.start.line)

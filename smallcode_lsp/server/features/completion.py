@@ -20,12 +20,7 @@ from smallcode_lsp.server import deferred_menu
 from smallcode_lsp.server.app import SmallCodeServer
 from smallcode_lsp.server.cloud_dispatch import maybe_escalate
 from smallcode_lsp.server.features.documents import flush_pending_publishes
-from smallcode_lsp.server.positions import (
-    client_encoding,
-    column_from_client,
-    column_to_client,
-    document_lines,
-)
+from smallcode_lsp.server.positions import client_encoding, column_to_client, internal_position, locate
 
 log = logging.getLogger(__name__)
 _WORD_BEFORE = re.compile(r"[A-Za-z0-9_$]*$")
@@ -46,26 +41,35 @@ class Placed:
 async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, explicit: bool) -> Placed | None:
     """The suggestion at `position`, or None; superseded and cancelled requests return None."""
     started = time.perf_counter()
-    if uri not in ls.workspace.text_documents:
+    document = ls.document(uri)
+    if document is None:
         raise JsonRpcInvalidParams(f"document {uri} is not open (send textDocument/didOpen first)")
-    text = ls.workspace.get_text_document(uri).source
-    lines = document_lines(text, position.line)
-    line_text = lines[position.line]
+    path = ls.path_of(uri)
+    uri = ls.doc_key(uri)  # one spelling per document for the caches and the in-flight table
+    text = document.source
     encoding = client_encoding(ls)
-    column = column_from_client(line_text, position.character, encoding)
+    located = locate(text, position.line, position.character, encoding)
+    client_line = text[located.line_start : located.line_end]
+    # The services count rows by "\n" (a lone "\r" does not end one): their coordinates from here.
+    row, column = internal_position(text, located.offset)
+    lines = text.split("\n")
+    line_text = lines[row]
     line_prefix, line_suffix = line_text[:column], line_text[column:]
 
-    surroundings = surroundings_key(lines, position.line)
-    cached = ls.cache.lookup(uri, position.line, line_prefix, line_suffix, surroundings)
+    def place(suggested: str, replace_chars: int) -> Placed:
+        return _place(suggested, replace_chars, position.line, client_line, located.column, encoding)
+
+    surroundings = surroundings_key(lines, row)
+    cached = ls.cache.lookup(uri, row, line_prefix, line_suffix, surroundings)
     if cached is not None:
         ls.counters["completion.cacheHits"] += 1
-        return _place(cached.text, cached.replace_chars, position.line, line_text, column, encoding)
+        return place(cached.text, cached.replace_chars)
 
     previous = ls.inflight.get(uri)
     if previous is not None:
         previous.set()  # a newer request for the same document wins
     # The suggestion after an accepted one may already be under way: take it over.
-    prefetched = ls.prefetcher.claim(ls, uri, text, position.line, column)
+    prefetched = ls.prefetcher.claim(ls, uri, text, row, column)
     cancel = ls.inflight[uri] = prefetched.cancel if prefetched else threading.Event()
     try:
         automatic = not explicit and prefetched is None
@@ -76,7 +80,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
                 ls.counters["completion.superseded"] += 1
                 return None
         if ls.sources is not None:
-            ls.sources.cursor_moved(ls.path_of(uri), position.line)
+            ls.sources.cursor_moved(path, row)
         if prefetched is not None:
             ls.counters["completion.prefetchJoined"] += 1
             assert prefetched.future is not None  # claim() launches it
@@ -87,7 +91,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
             flush_pending_publishes(ls, except_uri=uri)
             parsed = ls.parsed.get(uri)
             tree = parsed.tree if parsed is not None and parsed.text == text else None
-            request = CompletionRequest(ls.path_of(uri), text, position.line, column, tree)
+            request = CompletionRequest(path, text, row, column, tree)
             settings = ls.settings
             sources = ls.sources
             future = ls.host.run(
@@ -110,7 +114,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     if cancel.is_set() or suggestion is None:
         ls.counters["completion.cancelled"] += 1
         return None
-    suggestion = await maybe_escalate(ls, ls.path_of(uri), suggestion, started)
+    suggestion = await maybe_escalate(ls, path, suggestion, started)
     ls.counters["completion.promptTokens"] += suggestion.prompt_tokens
     ls.counters["completion.reusedPromptTokens"] += suggestion.reused_prompt_tokens
     ls.last_completion = {
@@ -137,7 +141,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     ls.cache.store(
         CachedSuggestion(
             uri,
-            position.line,
+            row,
             line_prefix,
             line_suffix,
             suggestion.text,
@@ -146,9 +150,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         )
     )
     if ls.settings.completion.prefetch:
-        ls.prefetcher.start(ls, uri, text, position.line, column, suggestion.text, suggestion.replace_chars)
-    placed = _place(suggestion.text, suggestion.replace_chars, position.line, line_text, column, encoding)
-    return dataclasses.replace(placed, source=suggestion.source)
+        ls.prefetcher.start(ls, uri, text, row, column, suggestion.text, suggestion.replace_chars)
+    return dataclasses.replace(place(suggestion.text, suggestion.replace_chars), source=suggestion.source)
 
 
 async def _menu_suggestion(
@@ -160,7 +163,8 @@ async def _menu_suggestion(
     cancelling it, so a suggestion arrives even while the user keeps typing."""
     wait_s = ls.settings.completion.menu_wait_ms / 1000
     started = time.monotonic()
-    deferred = deferred_menu.running(ls, uri)
+    key = ls.doc_key(uri)
+    deferred = deferred_menu.running(ls, key)
     if deferred is not None:
         line_prefix = deferred_menu.line_prefix_at(ls, uri, position)
         if line_prefix is not None and deferred.extended_by(position.line, line_prefix):
@@ -172,11 +176,11 @@ async def _menu_suggestion(
     remaining = max(wait_s - (time.monotonic() - started), 0.0)
     done, _ = await asyncio.wait({task}, timeout=remaining)
     if task in done:
-        ls.deferred_menus.pop(uri, None)
+        ls.deferred_menus.pop(key, None)
         return task.result()
     ls.counters["completion.menuDeferred"] += 1
     line_prefix = deferred_menu.line_prefix_at(ls, uri, position) or ""
-    ls.deferred_menus[uri] = deferred_menu.DeferredMenu(position.line, line_prefix, task)
+    ls.deferred_menus[key] = deferred_menu.DeferredMenu(position.line, line_prefix, task)
     task.add_done_callback(_log_background_failure)
     return None
 
@@ -187,8 +191,10 @@ def _log_background_failure(task: asyncio.Task) -> None:
 
 
 def _place(text: str, replace_chars: int, line: int, line_text: str, column: int, encoding: str) -> Placed:
+    """The suggestion in client units on LSP line `line` (`line_text`, break excluded); what it
+    replaces never reaches past the line's end."""
     start = column_to_client(line_text, column, encoding)
-    end = column_to_client(line_text, column + replace_chars, encoding)
+    end = column_to_client(line_text, min(column + replace_chars, len(line_text)), encoding)
     return Placed(text, line, start, end, line_text[:column])
 
 

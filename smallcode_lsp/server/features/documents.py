@@ -19,6 +19,7 @@ from smallcode_lsp.index.files import is_secret_path
 from smallcode_lsp.index.languages import language_for_id, language_for_path
 from smallcode_lsp.server import deferred_menu
 from smallcode_lsp.server.app import SmallCodeServer
+from smallcode_lsp.server.positions import client_encoding
 
 log = logging.getLogger(__name__)
 
@@ -76,63 +77,82 @@ def cancel_pending_publish(ls: SmallCodeServer, uri: str) -> int | None:
     return pending[1]
 
 
+def _drop_parsed(ls: SmallCodeServer, key: str, uri: str) -> None:
+    """The buffer can no longer be parsed (binary, too big): serve it without symbols and let the
+    index fall back to what is on disk, not to an older version of the buffer."""
+    cancel_pending_publish(ls, key)
+    if ls.parsed.pop(key, None) is not None and ls.index is not None:
+        try:
+            ls.index.update_file(Path(ls.path_of(uri)))
+        except Exception:
+            log.exception("index update failed for %s", uri)
+
+
 def register(server: SmallCodeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_OPEN)
     def did_open(ls: SmallCodeServer, params: types.DidOpenTextDocumentParams) -> None:
         item = params.text_document
+        key = ls.doc_key(item.uri)
         path = ls.path_of(item.uri)
         spec = language_for_id(item.language_id) or language_for_path(path)
         ls.counters["documents.opened"] += 1
-        cancel_pending_publish(ls, item.uri)
+        cancel_pending_publish(ls, key)
         if spec is None or not _parseable(ls, path, item.text):
-            ls.parsed.pop(item.uri, None)
+            _drop_parsed(ls, key, item.uri)
             return
         document = ParsedDocument(path, item.text, spec)
-        ls.parsed[item.uri] = document
+        ls.parsed[key] = document
         _publish(ls, document)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: SmallCodeServer, params: types.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
-        ls.pace.keystroke(uri)
-        stale = ls.inflight.get(uri)
-        if stale is not None and not deferred_menu.typing_along(ls, uri):
+        key = ls.doc_key(uri)
+        current = ls.document(uri)
+        if current is None:  # never opened: the protocol layer ignored it too
+            return
+        ls.pace.keystroke(key)
+        stale = ls.inflight.get(key)
+        if stale is not None and not deferred_menu.typing_along(ls, key):
             stale.set()  # the model must not keep working on an old version of this document
-        if uri in ls.workspace.text_documents:
-            ls.prefetcher.document_changed(ls, uri, ls.workspace.get_text_document(uri).source)
-        document = ls.parsed.get(uri)
+        ls.prefetcher.document_changed(ls, key, current.source)
+        document = ls.parsed.get(key)
         if document is None:
             return
+        encoding = client_encoding(ls)
         try:
             for change in params.content_changes:
                 if isinstance(change, types.TextDocumentContentChangePartial):
                     r = change.range
-                    document.apply_change(
-                        r.start.line, r.start.character, r.end.line, r.end.character, change.text
-                    )
+                    start = document.offset(r.start.line, r.start.character, encoding)
+                    end = document.offset(r.end.line, r.end.character, encoding)
+                    document.apply_edit(min(start, end), max(start, end), change.text)
                 else:
                     document.replace_all(change.text)
-        except Exception:  # out-of-sync edit: fall back to the text pygls holds
+        except Exception:
             log.exception("incremental reparse failed; reparsing %s in full", uri)
-            document.replace_all(ls.workspace.get_text_document(uri).source)
+            document.replace_all(current.source)
+        if document.text != current.source:  # never serve symbols of a text the client does not have
+            log.error("the parsed copy of %s drifted from the document; reparsing it in full", uri)
+            document.replace_all(current.source)
         if not _parseable(ls, document.path, document.text):
-            ls.parsed.pop(uri, None)
-            cancel_pending_publish(ls, uri)
+            _drop_parsed(ls, key, uri)
             return
         last = params.content_changes[-1] if params.content_changes else None
         edited_line = (
             last.range.start.line if isinstance(last, types.TextDocumentContentChangePartial) else None
         )
-        _schedule_publish(ls, uri, edited_line)
+        _schedule_publish(ls, key, edited_line)
 
     @server.feature(types.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: SmallCodeServer, params: types.DidCloseTextDocumentParams) -> None:
         uri = params.text_document.uri
-        cancel_pending_publish(ls, uri)
-        ls.prefetcher.cancel(uri)
+        key = ls.doc_key(uri)
+        cancel_pending_publish(ls, key)
+        ls.prefetcher.cancel(key)
         if ls.sources is not None:
             ls.sources.buffer_closed(ls.path_of(uri))
-        ls.cache.invalidate(uri)
-        ls.pace.forget(uri)
-        if ls.parsed.pop(uri, None) is not None and ls.index is not None:
+        ls.cache.invalidate(key)
+        ls.pace.forget(key)
+        if ls.parsed.pop(key, None) is not None and ls.index is not None:
             ls.index.update_file(Path(ls.path_of(uri)))  # back to what is on disk

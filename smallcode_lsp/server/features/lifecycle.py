@@ -51,6 +51,7 @@ async def _pull_configuration(ls: SmallCodeServer) -> Any:
 
 
 def _load_model(ls: SmallCodeServer) -> None:
+    recovering = ls.host.state == "error"
     future = ls.host.load(ls.settings.model)
 
     def done(_: object) -> None:
@@ -59,10 +60,12 @@ def _load_model(ls: SmallCodeServer) -> None:
                 ls.tell(notice, types.MessageType.Warning)
         if ls.host.state == "error":
             ls.tell(
-                f"model not loaded: {ls.host.error}. Symbols still work; completions are off "
-                "until `smallcode.model.path` points to a valid GGUF.",
+                f"model not loaded: {ls.host.error}. Symbols and code actions still work; completions "
+                "resume as soon as the `smallcode.model` settings are fixed (no restart needed).",
                 types.MessageType.Error,
             )
+        elif recovering and ls.host.state == "ready":
+            ls.tell("model loaded: completions are back on.")
 
     future.add_done_callback(done)
 
@@ -94,7 +97,7 @@ def register(server: SmallCodeServer) -> None:
         # and expect us to ask with workspace/configuration.
         _apply_settings(ls, params.settings or await _pull_configuration(ls))
         ls.cache = type(ls.cache)()
-        if ls.settings.model != before.model:
+        if ls.settings.model != before.model or ls.host.state == "error":  # retry a failed load
             _load_model(ls)
         if ls.settings.index != before.index and ls.roots:
             asyncio.ensure_future(build_index(ls))
