@@ -73,6 +73,8 @@ class CloudSettings:
     # ...or when its least likely token is below this (the weakest step of the answer); off at -1e9.
     min_logprob_threshold: float = -1e9
     timeout_ms: int = 1500
+    # A fix or tests turn asks for a whole function or test module: minutes on a slow endpoint.
+    agent_timeout_ms: int = 120_000
     never_send: tuple[str, ...] = ()
     # How infill is asked for: "suffix" sends OpenAI's `suffix` field; a template name (qwen,
     # starcoder, ...) builds the remote model's own FIM-token prompt, which servers that mishandle
@@ -81,6 +83,9 @@ class CloudSettings:
     # Escalate when the definitions the cursor needs live in at least this many other files
     # (0 = never by scope): cross-file use is where a small local model is weakest.
     multi_file_threshold: int = 3
+    # Escalate when the local answer leaves a syntax error at the cursor (completion/syntax_fit.py):
+    # on HumanEval's holes every such answer was wrong, however confident the model was.
+    escalate_on_syntax_error: bool = True
     daily_token_budget: int = 0  # prompt + answer tokens sent per local day; 0 = no limit
 
 
@@ -187,6 +192,7 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "cloud.confidenceThreshold": ("cloud", "confidence_threshold", _number),
     "cloud.minLogprobThreshold": ("cloud", "min_logprob_threshold", _number),
     "cloud.timeoutMs": ("cloud", "timeout_ms", _positive_int(1, 600_000)),
+    "cloud.agentTimeoutMs": ("cloud", "agent_timeout_ms", _positive_int(1, 3_600_000)),
     "cloud.neverSend": ("cloud", "never_send", _globs),
     "cloud.fimTemplate": (
         "cloud",
@@ -195,6 +201,7 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     ),
     "cloud.multiFileThreshold": ("cloud", "multi_file_threshold", _positive_int(0, 1000)),
     "cloud.dailyTokenBudget": ("cloud", "daily_token_budget", _positive_int(0, 10**12)),
+    "cloud.escalateOnSyntaxError": ("cloud", "escalate_on_syntax_error", _bool),
     "agent.maxAttempts": ("agent", "max_attempts", _positive_int(1, 10)),
     "agent.offerUnverified": ("agent", "offer_unverified", _bool),
     "agent.timeoutSeconds": ("agent", "timeout_seconds", _positive_int(1, 3600)),

@@ -198,3 +198,19 @@ def test_one_unlikely_token_escalates_when_the_minimum_threshold_is_set() -> Non
     assert router.decide_inline("a.py", shaky, [], False) == Decision("cloud", "an unlikely token")
     off = Router(CloudSettings(endpoint="http://x", confidence_threshold=-0.5), None)
     assert off.decide_inline("a.py", shaky, [], False).route == "local"
+
+
+def test_an_answer_that_breaks_syntax_escalates_unless_the_setting_is_off() -> None:
+    confident = [-0.01, -0.02]
+    router = Router(CloudSettings(endpoint="http://x", confidence_threshold=-0.5), None)
+    broken = Signals.of(confident, breaks_syntax=True)
+    assert router.decide_inline("a.py", broken, [], False) == Decision("cloud", "local answer breaks syntax")
+    assert (
+        router.decide_inline("a.py", Signals.of(confident, breaks_syntax=False), [], False).route == "local"
+    )
+    assert router.decide_inline("a.py", Signals.of(confident), [], False).route == "local"  # not checked
+    assert router.decide_inline("a.py", broken, [], False, budget_spent=True).route == "local"
+    off = Router(
+        CloudSettings(endpoint="http://x", confidence_threshold=-0.5, escalate_on_syntax_error=False), None
+    )
+    assert off.decide_inline("a.py", broken, [], False).route == "local"

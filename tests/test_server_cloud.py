@@ -9,6 +9,8 @@ import time
 import pytest
 from lsprotocol import types
 
+from smallcode_lsp.completion.syntax_fit import breaks_syntax
+from smallcode_lsp.index.languages import language_for_path
 from tests.fake_endpoint import ANSWER, FakeEndpoint
 from tests.server_harness import (
     inline,
@@ -80,7 +82,10 @@ async def test_low_confidence_goes_to_the_cloud_and_says_so(tmp_path, tiny_model
 
 async def test_confident_answers_stay_local(tmp_path, tiny_model_path):
     with FakeEndpoint() as endpoint:
-        client, root = await _session(tmp_path, tiny_model_path, endpoint, confidenceThreshold=-1e9)
+        # The tiny random model's text is rarely valid Python: the syntax signal is tested below.
+        client, root = await _session(
+            tmp_path, tiny_model_path, endpoint, confidenceThreshold=-1e9, escalateOnSyntaxError=False
+        )
         try:
             doc = open_document(client, root / "app.py", SOURCE)
             result = await inline(client, doc, *_line(0))
@@ -103,7 +108,9 @@ async def test_a_failing_cloud_leaves_the_local_answer_in_time(tmp_path, tiny_mo
             result = await inline(client, doc, *_line(0))
             assert time.monotonic() - started < 4.5  # the 3 s budget, plus slack for a loaded machine
             assert result.items and result.items[0].insert_text != ANSWER  # the local answer
-            assert (await status(client))["requests"]["route.cloudFailed"] == 1
+            counters = (await status(client))["requests"]
+            assert counters["route.cloudFailed"] == 1
+            assert counters.get("route.cloudTimedOut", 0) == (mode == "hang")
         finally:
             await stop_server(client)
         assert endpoint.requests
@@ -166,7 +173,12 @@ async def test_a_completion_that_needs_three_other_files_goes_to_the_cloud_with_
 ):
     with FakeEndpoint() as endpoint:
         client, root = await _session(
-            tmp_path, tiny_model_path, endpoint, confidenceThreshold=-1e9, multiFileThreshold=3
+            tmp_path,
+            tiny_model_path,
+            endpoint,
+            confidenceThreshold=-1e9,
+            multiFileThreshold=3,
+            escalateOnSyntaxError=False,
         )
         try:
             for name, text in MODULES.items():
@@ -191,6 +203,54 @@ async def test_a_completion_that_needs_three_other_files_goes_to_the_cloud_with_
             assert len(endpoint.requests) == 1
         finally:
             await stop_server(client)
+
+
+async def test_a_local_answer_that_breaks_syntax_goes_to_the_cloud(tmp_path, tiny_model_path):
+    """Both sides of the rule: whatever the tiny model answers at each hole, it goes to the cloud
+    exactly when syntax_fit says that answer, inserted, breaks the code (checked here on the text
+    the same model gives with the rule off), and the routing log and lastCompletion say why."""
+    source = "def first(items):\n    total = \n    return total\n\n\ndef second(items):\n    # keep the \n"
+    source += "    return items\n"
+    # After `=` (the tiny model's garbage breaks it) and at the end of a comment (nothing can).
+    holes = [(1, len("    total = ")), (6, len("    # keep the "))]
+    local_answers = []
+    with FakeEndpoint() as endpoint:
+        client, root = await _session(
+            tmp_path, tiny_model_path, endpoint, confidenceThreshold=-1e9, escalateOnSyntaxError=False
+        )
+        try:
+            doc = open_document(client, root / "app.py", source)
+            for line, column in holes:
+                result = await inline(client, doc, line, column)
+                local_answers.append(result.items[0].insert_text if result.items else "")
+        finally:
+            await stop_server(client)
+    assert endpoint.requests == []
+    spec = language_for_path("app.py")
+    lines = source.split("\n")
+    expected = [
+        bool(t) and breaks_syntax(lines, ln, col, t, 0, spec)
+        for t, (ln, col) in zip(local_answers, holes, strict=True)
+    ]
+    assert True in expected and False in expected, f"both routes must be exercised: {local_answers}"
+
+    with FakeEndpoint() as endpoint:
+        client, root = await _session(tmp_path, tiny_model_path, endpoint, confidenceThreshold=-1e9)
+        try:
+            doc = open_document(client, root / "app.py", source)
+            for (line, column), local, escalated in zip(holes, local_answers, expected, strict=True):
+                result = await inline(client, doc, line, column)
+                served = result.items[0].insert_text if result.items else ""
+                assert served == (ANSWER if escalated else local)
+                last = (await status(client))["lastCompletion"]
+                assert last["breaksSyntax"] is (escalated if local else None)
+        finally:
+            await stop_server(client)
+    reasons = [
+        json.loads(x)["reason"] for x in (tmp_path / "cache" / "routing.jsonl").read_text().splitlines()
+    ]
+    assert reasons[-2:] == ["local answer breaks syntax" if e else "confident" for e in expected]
+    assert len(endpoint.requests) == sum(expected)
 
 
 async def test_the_daily_token_budget_stops_sending_and_says_so_once(tmp_path, tiny_model_path):

@@ -228,18 +228,18 @@ async def test_generate_tests_action_and_command_with_the_tiny_model(workspace, 
         await stop_server(client)
 
 
-@pytest.mark.parametrize("mode", ["ok", "500"])
+@pytest.mark.parametrize("mode", ["ok", "500", "hang"])
 async def test_a_fix_the_local_model_cannot_verify_goes_to_the_cloud(
     workspace, tmp_path, tiny_model_path, mode
 ):
     from tests.fake_endpoint import FakeEndpoint
 
-    with FakeEndpoint(mode) as endpoint:
+    with FakeEndpoint(mode, hang_s=8.0) as endpoint:
         endpoint.chat_answer = "Fixed:\n```python\ndef area(r):\n    return math.pi * r ** 2\n```\n"
         options = {
             "model": {"path": str(tiny_model_path)},
             "agent": {"maxAttempts": 1, "maxTokens": 48},
-            "cloud": {"endpoint": endpoint.url},
+            "cloud": {"endpoint": endpoint.url, "agentTimeoutMs": 3000},
         }
         client = await start_server(workspace, tmp_path / "cache", options)
         edits = _record_edits(client)
@@ -267,6 +267,8 @@ async def test_a_fix_the_local_model_cannot_verify_goes_to_the_cloud(
                 assert result["replacement"].endswith("r ** 2")
             else:
                 assert result["verified"] is False and counters["route.cloudFailed"] == 1
+                # A turn that ran out of time is told apart from an endpoint error.
+                assert counters.get("route.cloudTimedOut", 0) == (mode == "hang")
         finally:
             await stop_server(client)
 

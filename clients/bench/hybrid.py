@@ -48,6 +48,8 @@ if str(REPO) not in sys.path:
 from clients.bench import agent as agent_bench  # noqa: E402
 from clients.bench.quality import ServerSession, log, resolve_model, score_humaneval  # noqa: E402
 from clients.bench.quality_tasks import humaneval_tasks  # noqa: E402
+from smallcode_lsp.completion.syntax_fit import breaks_syntax  # noqa: E402
+from smallcode_lsp.index.languages import language_for_path  # noqa: E402
 
 DEFAULT_JSON = REPO / "clients" / "bench" / "results" / "hybrid.json"
 
@@ -103,6 +105,8 @@ async def session(tasks, model: Path, cache: Path, cloud: dict[str, Any] | None,
                 "source": last.get("source", "local"),
             }
             record.update(score_humaneval(task, answer["completed"], answer["text"]))
+            local_text = answer["text"] if record["source"] == "local" else None
+            record["local_breaks_syntax"] = None if local_text is None else syntax_flag(task, local_text)
             records.append(record)
             log(
                 f"{label} {number}/{len(tasks)} {task.hole.task_id}: {'pass' if record['passed'] else 'FAIL'}"
@@ -126,15 +130,29 @@ def confidence(record: dict[str, Any], signal: str = "mean") -> float:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else -math.inf
 
 
-def curve(local: list[dict], cloud: list[dict], signal: str = "mean") -> list[dict[str, Any]]:
-    """Hybrid pass rate and cloud fraction at every threshold of `signal` that changes the routing."""
+def syntax_flag(task, text: str) -> bool:
+    """The router's syntax signal for a hole's local answer (the server computes it only when an
+    endpoint is set, so the all-local run cannot report it): syntax_fit on the same insertion."""
+    hole = task.hole
+    lines = (hole.prefix + hole.suffix).split("\n")
+    row = hole.prefix.count("\n")
+    column = len(hole.prefix) - (hole.prefix.rfind("\n") + 1)
+    return bool(text) and bool(breaks_syntax(lines, row, column, text, 0, language_for_path("hole.py")))
+
+
+def curve(
+    local: list[dict], cloud: list[dict], signal: str = "mean", syntax: bool = False
+) -> list[dict[str, Any]]:
+    """Hybrid pass rate and cloud fraction at every threshold of `signal` that changes the routing;
+    with `syntax`, answers that break syntax are sent at every threshold (the router's default)."""
     n = len(local)
     values = [confidence(r, signal) for r in local]
+    forced = [syntax and bool(r.get("local_breaks_syntax")) for r in local]
     cuts = sorted({v for v in values if math.isfinite(v)})
     thresholds = [-math.inf, *(c + 1e-6 for c in cuts)]
     points = []
     for threshold in thresholds:
-        sent = [v < threshold for v in values]
+        sent = [v < threshold or f for v, f in zip(values, forced, strict=True)]
         passed = sum(c["passed"] if s else r["passed"] for r, c, s in zip(local, cloud, sent, strict=True))
         points.append(
             {
@@ -200,34 +218,48 @@ def main(argv: list[str] | None = None) -> int:
         help="take the all-cloud records from this earlier JSON instead of running that session again "
         "(the cloud's answers do not depend on the local model)",
     )
+    parser.add_argument(
+        "--from-json",
+        type=Path,
+        default=None,
+        help="report again on the local and cloud records of an earlier run (no sessions, unless "
+        "--check-threshold asks for one through the router)",
+    )
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     args = parser.parse_args(argv)
 
     model = resolve_model(args.model)
     tasks, source = humaneval_tasks(args.limit)
     local = cloud = checked = None
+    if args.from_json is not None:
+        earlier = json.loads(args.from_json.read_text())["records"]
+        local, cloud = earlier["local"][: len(tasks)], earlier["cloud"][: len(tasks)]
+        assert [r["task"] for r in local] == [t.hole.task_id for t in tasks], "other tasks"
+        for task, record in zip(tasks, local, strict=True):
+            record["local_breaks_syntax"] = syntax_flag(task, record["text"])
     fix = None
     process, url = start_cloud(args.cloud_model, args.cloud_threads)
     try:
         with tempfile.TemporaryDirectory(prefix="smallcode-hybrid-") as tmp:
             cache = Path(tmp)
-            if not args.skip_inline:
+            everything = {
+                "endpoint": url,
+                "confidenceThreshold": 0.0,
+                "timeoutMs": 120000,
+                "fimTemplate": args.cloud_fim,
+                "multiFileThreshold": 0,  # single-file tasks: scope is not the signal under test
+            }
+            if args.from_json is None and not args.skip_inline:
                 local = asyncio.run(session(tasks, model, cache / "local", None, "local"))
-                everything = {
-                    "endpoint": url,
-                    "confidenceThreshold": 0.0,
-                    "timeoutMs": 120000,
-                    "fimTemplate": args.cloud_fim,
-                    "multiFileThreshold": 0,  # single-file tasks: confidence is the signal under test
-                }
                 if args.reuse_cloud is not None:
                     cloud = json.loads(args.reuse_cloud.read_text())["records"]["cloud"]
                     assert [r["task"] for r in cloud] == [t.hole.task_id for t in tasks], "other tasks"
                 else:
                     cloud = asyncio.run(session(tasks, model, cache / "cloud", everything, "cloud"))
-                if args.check_threshold is not None:
-                    routed = {**everything, "confidenceThreshold": args.check_threshold}
-                    checked = asyncio.run(session(tasks, model, cache / "check", routed, "check"))
+            if args.check_threshold is not None and local is not None:
+                # Through the real router with its default rules (syntax included).
+                routed = {**everything, "confidenceThreshold": args.check_threshold}
+                checked = asyncio.run(session(tasks, model, cache / "check", routed, "check"))
             if args.fix_limit:
                 agent_bench.SESSION["max_tokens"] = args.fix_max_tokens
                 fix = fix_part(args.fix_limit, model, args.cloud_model, url, cache)
@@ -261,7 +293,14 @@ def inline_report(
     n = len(local)
     local_rate = sum(r["passed"] for r in local) / n
     cloud_rate = sum(r["passed"] for r in cloud) / n
-    points = curve(local, cloud)
+    # The router's default rule first: syntax-breaking answers always go, then mean log-probability.
+    curves = {
+        "syntax+mean": curve(local, cloud, "mean", syntax=True),
+        "mean": curve(local, cloud, "mean"),
+        "syntax+min": curve(local, cloud, "min", syntax=True),
+        "min": curve(local, cloud, "min"),
+    }
+    points = curves["syntax+mean"]
     meeting = [
         p
         for p in points
@@ -275,7 +314,9 @@ def inline_report(
         "cloud_pass_at_1": round(cloud_rate, 4),
         "cloud_answers_served": sum(r["source"] == "cloud" for r in cloud),
         "curve": points,
-        "curve_min_logprob": curve(local, cloud, "min"),
+        "curves": curves,
+        "syntax_flagged": sum(bool(r.get("local_breaks_syntax")) for r in local),
+        "syntax_flagged_but_passed": sum(bool(r.get("local_breaks_syntax")) and r["passed"] for r in local),
         "target_met_at": meeting[0] if meeting else None,
         "best": best,
         "records": {"local": local, "cloud": cloud},
@@ -293,6 +334,7 @@ def inline_report(
         }
         result["records"]["check"] = checked
     print(f"tasks {n} ({source}); all-local pass@1 {local_rate:.3f}; all-cloud {cloud_rate:.3f}")
+    print("routing by the router's default rule (syntax, then mean log-probability below the threshold):")
     print(f"{'threshold':>12} {'cloud share':>12} {'pass@1':>8} {'of cloud':>9}")
     for point in points:
         share = point["pass_at_1"] / cloud_rate if cloud_rate else float("nan")
@@ -300,14 +342,17 @@ def inline_report(
         print(f"{threshold:>12} {point['cloud_fraction']:>12.2f} {point['pass_at_1']:>8.3f} {share:>9.3f}")
     verdict = "met at " + json.dumps(meeting[0]) if meeting else "not met"
     print(f"target (>= 95% of all-cloud at <= 25% sent): {verdict}")
-    for signal, key in (("mean", "curve"), ("min", "curve_min_logprob")):
-        at_quarter = max(p["pass_at_1"] for p in result[key] if p["cloud_fraction"] <= 0.25)
-        enough = [p["cloud_fraction"] for p in result[key] if p["pass_at_1"] >= 0.95 * cloud_rate]
+    print(
+        f"syntax signal: {result['syntax_flagged']} local answers break syntax,"
+        f" {result['syntax_flagged_but_passed']} of them passed anyway"
+    )
+    for name, signal_curve in curves.items():
+        at_quarter = max((p["pass_at_1"] for p in signal_curve if p["cloud_fraction"] <= 0.25), default=0)
+        enough = [p["cloud_fraction"] for p in signal_curve if p["pass_at_1"] >= 0.95 * cloud_rate]
+        needs = f"{min(enough):.0%} sent" if enough else "not reached"
         print(
-            f"by {signal} log-probability: pass@1 {at_quarter:.3f} with <= 25% sent;"
-            f" 95% of all-cloud needs {min(enough):.0%} sent"
-            if enough
-            else ""
+            f"by {name}: pass@1 {at_quarter:.3f} ({at_quarter / cloud_rate:.1%} of all-cloud) with <= 25%"
+            f" sent; 95% of all-cloud needs {needs}"
         )
     if "check" in result:
         print(f"check through the router: {json.dumps(result['check'])}")

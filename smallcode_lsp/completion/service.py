@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import tree_sitter
 
+from smallcode_lsp.completion import syntax_fit
 from smallcode_lsp.completion.shape import decide_block
 from smallcode_lsp.config import Settings
 from smallcode_lsp.context.assemble import gather_snippets
@@ -66,6 +67,20 @@ class Suggestion:
     context: PackedContext | None = None  # the cross-file snippets in the local prompt
     refine: Callable[[str], tuple[str, int]] | None = None
     stop_check: Callable[[str], bool] | None = None
+    # Whether the local answer leaves a syntax error at the cursor (syntax_fit.py); a parse, so it
+    # runs only when the router asks, once.
+    syntax_probe: Callable[[], bool | None] | None = None
+    _breaks_syntax: list[bool | None] = field(default_factory=list, repr=False)
+
+    def breaks_syntax(self) -> bool | None:
+        if not self._breaks_syntax:
+            self._breaks_syntax.append(self.syntax_probe() if self.syntax_probe else None)
+        return self._breaks_syntax[0]
+
+    @property
+    def syntax_verdict(self) -> bool | None:
+        """breaks_syntax() if the router already asked for it, else None (not checked)."""
+        return self._breaks_syntax[0] if self._breaks_syntax else None
 
     @property
     def cloud_context(self) -> str:
@@ -207,6 +222,10 @@ class Completer:
 
         # An empty text is still returned: its measurements tell the caller what the model did.
         text, replace_chars = refine(generation.text)
+
+        def syntax_probe() -> bool | None:
+            return syntax_fit.breaks_syntax(lines, request.line, request.column, text, replace_chars, spec)
+
         return Suggestion(
             text=text,
             replace_chars=replace_chars,
@@ -215,6 +234,7 @@ class Completer:
             context=packed,
             refine=refine,
             stop_check=should_stop,
+            syntax_probe=syntax_probe,
             block=block,
             logprobs=generation.logprobs,
             finish_reason=generation.finish_reason,

@@ -193,7 +193,9 @@ class CloudClient:
                 raise CloudError(f"bad HTTP response: {type(exc).__name__}") from None
             except _CONNECTION_ERRORS as exc:
                 self._drop_connection()
-                if isinstance(exc, socket.timeout) or attempt >= len(_RETRY_BACKOFF_S):
+                if isinstance(exc, socket.timeout):
+                    raise CloudError("timed out") from None  # the deadline, not the network
+                if attempt >= len(_RETRY_BACKOFF_S):
                     raise CloudError(f"connection failed: {type(exc).__name__}") from None
                 pause = _RETRY_BACKOFF_S[attempt]
                 attempt += 1

@@ -5,6 +5,8 @@ with the local answer standing on any failure:
 - confidence: the mean token log-probability of the local answer is below
   `cloud.confidenceThreshold`, or its least likely token is below `cloud.minLogprobThreshold` (or
   the local model produced nothing);
+- syntax: the local answer leaves a syntax error at the cursor (`cloud.escalateOnSyntaxError`), a
+  mistake the model can be sure of and a parser sees at once;
 - scope: the definitions the cursor needs come from at least `cloud.multiFileThreshold` other
   files (0 turns this off), the cross-file case where a small model is weakest.
 Nothing is ever sent without a configured endpoint, from a secret-looking file, from a path matching
@@ -39,14 +41,15 @@ class Signals:
     first_logprob: float | None
     tokens: int
     scope_files: int = 0  # other files the needed definitions come from
+    breaks_syntax: bool | None = None  # None: not checked (language without a checker, huge file)
 
     @classmethod
-    def of(cls, logprobs: list[float], scope_files: int = 0) -> Signals:
+    def of(cls, logprobs: list[float], scope_files: int = 0, breaks_syntax: bool | None = None) -> Signals:
         if not logprobs:
-            return cls(None, None, None, 0, scope_files)
+            return cls(None, None, None, 0, scope_files, breaks_syntax)
         mean = sum(logprobs) / len(logprobs)
         first = round(logprobs[0], 4)
-        return cls(round(mean, 4), round(min(logprobs), 4), first, len(logprobs), scope_files)
+        return cls(round(mean, 4), round(min(logprobs), 4), first, len(logprobs), scope_files, breaks_syntax)
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,8 @@ class Router:
             return Decision("cloud", "low confidence" if signals.tokens else "no local answer")
         if signals.min_logprob is not None and signals.min_logprob < self.settings.min_logprob_threshold:
             return Decision("cloud", "an unlikely token")
+        if signals.breaks_syntax and self.settings.escalate_on_syntax_error:
+            return Decision("cloud", "local answer breaks syntax")
         threshold = self.settings.multi_file_threshold
         if threshold > 0 and signals.scope_files >= threshold:
             return Decision("cloud", "multi-file scope")

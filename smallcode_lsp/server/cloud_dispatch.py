@@ -94,7 +94,10 @@ async def maybe_escalate(
 ) -> Suggestion:
     """`suggestion`, or the cloud's answer in its place when the router sends this request there."""
     dispatch = dispatch_for(ls)
-    signals = Signals.of(suggestion.logprobs, suggestion.scope_files)
+    # The parse runs only where its answer can change the route.
+    check_syntax = bool(ls.settings.cloud.endpoint) and ls.settings.cloud.escalate_on_syntax_error
+    breaks_syntax = suggestion.breaks_syntax() if check_syntax and suggestion.text else None
+    signals = Signals.of(suggestion.logprobs, suggestion.scope_files, breaks_syntax)
     client = dispatch.client
     circuit_open = client is None or not client.breaker.allows()
     roots = [str(r) for r in ls.roots]
@@ -125,8 +128,8 @@ async def maybe_escalate(
             timeout=budget + 0.05,
         )
     except (CloudError, asyncio.TimeoutError) as exc:
-        ls.counters["route.cloudFailed"] += 1
         reason = str(exc) or "timed out"
+        count_failure(ls, reason)
         log.info("cloud completion failed (%s); the local answer stands", reason)
         dispatch.router.record(
             "inline", decision, signals, f"failed: {reason}", time.perf_counter() - started
@@ -143,13 +146,20 @@ async def maybe_escalate(
     return replace(suggestion, text=text, replace_chars=replace_chars, source="cloud")
 
 
+def count_failure(ls: SmallCodeServer, reason: str) -> None:
+    """`route.cloudFailed`, and `route.cloudTimedOut` too when the deadline (not the endpoint) ended
+    it: a timeout calls for a longer limit or a faster endpoint, an error for a look at the server."""
+    ls.counters["route.cloudFailed"] += 1
+    if reason.startswith("timed out"):
+        ls.counters["route.cloudTimedOut"] += 1
+
+
 def _circuit_opened(ls: SmallCodeServer, reason: str) -> None:
     ls.counters["route.circuitOpened"] += 1
     ls.tell(f"the cloud endpoint keeps failing ({reason}); completions stay local for a while")
 
 
 CLOUD_AGENT_ATTEMPTS = 1  # turns the cloud gets after every local turn of a fix or tests failed
-CLOUD_TURN_SECONDS = 120.0
 
 
 class AgentEscalation:
@@ -189,10 +199,12 @@ class AgentEscalation:
         self.last_source = "cloud"
         try:
             answer = client.chat(
-                sent, max_tokens=self.ls.settings.agent.max_tokens, deadline_s=CLOUD_TURN_SECONDS
+                sent,
+                max_tokens=self.ls.settings.agent.max_tokens,
+                deadline_s=self.ls.settings.cloud.agent_timeout_ms / 1000,
             )
         except CloudError as exc:
-            self.ls.counters["route.cloudFailed"] += 1
+            count_failure(self.ls, str(exc))
             self.dispatch.router.record(
                 self.kind, decision, signals, f"failed: {exc}", time.perf_counter() - started
             )

@@ -125,6 +125,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         "minLogprob": round(min(suggestion.logprobs), 4) if suggestion.logprobs else None,
         "firstLogprob": round(suggestion.logprobs[0], 4) if suggestion.logprobs else None,
         "source": suggestion.source,
+        "breaksSyntax": suggestion.syntax_verdict,  # None: not checked (no endpoint)
         "contextSnippets": suggestion.context_snippets,
         "block": suggestion.block,
         "seconds": round(suggestion.seconds, 4),
