@@ -50,3 +50,16 @@ def test_hybrid_bench_runs_end_to_end(tmp_path: Path, tiny_model_path: Path) -> 
     assert fix["tasks"] == 1 and fix["hybrid_cloud_fraction"] == 1.0
     assert [r["attempts"] for r in fix["records"]["hybrid"]] == [4]
     assert len(fix["records"]["all_cloud"]) == 1
+
+
+def test_answers_that_break_syntax_are_sent_at_every_threshold() -> None:
+    local = [
+        {"local_mean_logprob": -0.01, "passed": False, "local_breaks_syntax": True},
+        {"local_mean_logprob": -0.5, "passed": False, "local_breaks_syntax": False},
+        {"local_mean_logprob": -0.1, "passed": True, "local_breaks_syntax": False},
+    ]
+    cloud = [{"passed": True}, {"passed": True}, {"passed": True}]
+    points = hybrid.curve(local, cloud, syntax=True)
+    assert points[0] == {"threshold": None, "cloud_fraction": round(1 / 3, 4), "pass_at_1": round(2 / 3, 4)}
+    assert [p["cloud_fraction"] for p in points] == [round(1 / 3, 4), round(2 / 3, 4), 1.0, 1.0]
+    assert hybrid.curve(local, cloud)[0]["cloud_fraction"] == 0.0  # the mean alone sends nothing
