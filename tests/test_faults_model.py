@@ -4,9 +4,11 @@ settings are fixed, without a restart. Driven end to end over stdio."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +75,22 @@ async def _completes(client: LanguageClient, doc: str, line: int, character: int
     assert result.items and result.items[0].insert_text, "no completion from a loaded model"
 
 
+@contextlib.asynccontextmanager
+async def _serving_a_copy(
+    workspace: Path, tmp_path: Path, tiny_model_path: Path
+) -> AsyncIterator[tuple[LanguageClient, Path, str]]:
+    """A server whose model is a copy the test may break: (client, the copy, calc.py's uri)."""
+    model = tmp_path / "model.gguf"
+    shutil.copyfile(tiny_model_path, model)
+    options = {"model": {"path": str(model)}, "completion": {"debounceMs": 0, "maxTokens": 6}}
+    client = await start_server(workspace, tmp_path / "cache", options)
+    try:
+        await _model_state(client, "ready")
+        yield client, model, open_document(client, workspace / "calc.py", SOURCE)
+    finally:
+        await stop_server(client)
+
+
 def _errors(client: LanguageClient) -> list[str]:
     return [m.message for m in client.messages if m.type == types.MessageType.Error]
 
@@ -81,13 +99,7 @@ def _errors(client: LanguageClient) -> list[str]:
 async def test_model_truncated_while_running(cut, workspace, tmp_path, tiny_model_path):
     """Truncated in place after loading: the running model is unaffected (no SIGBUS: the weights are
     in memory, not mapped); the next load says the file is truncated; a fixed path brings it back."""
-    model = tmp_path / "model.gguf"
-    shutil.copyfile(tiny_model_path, model)
-    options = {"model": {"path": str(model)}, "completion": {"debounceMs": 0, "maxTokens": 6}}
-    client = await start_server(workspace, tmp_path / "cache", options)
-    try:
-        await _model_state(client, "ready")
-        doc = open_document(client, workspace / "calc.py", SOURCE)
+    async with _serving_a_copy(workspace, tmp_path, tiny_model_path) as (client, model, doc):
         await _completes(client, doc, 1, 4)
         size = model.stat().st_size
         os.truncate(model, 4096 if cut == "header" else size - 64)
@@ -105,18 +117,10 @@ async def test_model_truncated_while_running(cut, workspace, tmp_path, tiny_mode
         await wait_for_messages(client, lambda m: "completions are back on" in m.message)
         await _completes(client, doc, 4, 4)
         assert len(_errors(client)) == 1
-    finally:
-        await stop_server(client)
 
 
 async def test_model_deleted_while_running_keeps_completing(workspace, tmp_path, tiny_model_path):
-    model = tmp_path / "model.gguf"
-    shutil.copyfile(tiny_model_path, model)
-    options = {"model": {"path": str(model)}, "completion": {"debounceMs": 0, "maxTokens": 6}}
-    client = await start_server(workspace, tmp_path / "cache", options)
-    try:
-        await _model_state(client, "ready")
-        doc = open_document(client, workspace / "calc.py", SOURCE)
+    async with _serving_a_copy(workspace, tmp_path, tiny_model_path) as (client, model, doc):
         model.unlink()
         await _completes(client, doc, 1, 4)
         _configure(client, {"path": str(model), "contextSize": 2048})
@@ -127,8 +131,6 @@ async def test_model_deleted_while_running_keeps_completing(workspace, tmp_path,
         _configure(client, {"path": str(tiny_model_path), "contextSize": 2048})
         await _model_state(client, "ready")
         await _completes(client, doc, 4, 4)
-    finally:
-        await stop_server(client)
 
 
 async def test_corrupt_model_then_fixed_path_recovers(workspace, tmp_path, tiny_model_path):

@@ -287,16 +287,22 @@ class SessionModel:
             return error(method, INVALID_PARAMS)
         return doc
 
-    def _textDocument_inlineCompletion(self, params: Any, hint: dict[str, Any]) -> Expect:
-        method = "textDocument/inlineCompletion"
+    def _cursor_expect(self, method: str, params: Any) -> tuple[int, int, int] | Expect:
+        """(line, the cursor's column rounded to a character boundary, the line's length) in the
+        negotiated encoding, or the error a bad position must get."""
         doc = self._position_expect(method, params.text_document.uri, params.position)
         if isinstance(doc, Expect):
             return doc
-        line, want = (
-            params.position.line,
-            doc.rounded(params.position.line, params.position.character, self.encoding),
-        )
-        limit = doc.line_units(line, self.encoding)
+        line = params.position.line
+        want = doc.rounded(line, params.position.character, self.encoding)
+        return line, want, doc.line_units(line, self.encoding)
+
+    def _textDocument_inlineCompletion(self, params: Any, hint: dict[str, Any]) -> Expect:
+        method = "textDocument/inlineCompletion"
+        cursor = self._cursor_expect(method, params)
+        if isinstance(cursor, Expect):
+            return cursor
+        line, want, limit = cursor
 
         def check(result: Any) -> str | None:
             if not isinstance(result, dict) or not isinstance(result.get("items"), list):
@@ -320,14 +326,10 @@ class SessionModel:
 
     def _textDocument_completion(self, params: Any, hint: dict[str, Any]) -> Expect:
         method = "textDocument/completion"
-        doc = self._position_expect(method, params.text_document.uri, params.position)
-        if isinstance(doc, Expect):
-            return doc
-        line, want = (
-            params.position.line,
-            doc.rounded(params.position.line, params.position.character, self.encoding),
-        )
-        limit = doc.line_units(line, self.encoding)
+        cursor = self._cursor_expect(method, params)
+        if isinstance(cursor, Expect):
+            return cursor
+        line, want, limit = cursor
 
         def check(result: Any) -> str | None:
             if isinstance(result, list):

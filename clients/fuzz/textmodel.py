@@ -20,14 +20,14 @@ from dataclasses import dataclass, field
 LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
+_CODECS = {"utf-8": ("utf-8", 1), "utf-16": ("utf-16-le", 2), "utf-32": ("utf-32-le", 4)}
+
+
 def char_units(char: str, encoding: str) -> int:
-    """Code units of one character in `encoding` (utf-8, utf-16 or utf-32)."""
-    code = ord(char)
-    if encoding == "utf-8":
-        return 1 if code < 0x80 else 2 if code < 0x800 else 3 if code < 0x10000 else 4
-    if encoding == "utf-32":
-        return 1
-    return 2 if code > 0xFFFF else 1
+    """Code units of one character in `encoding` (utf-8, utf-16 or utf-32), by actually encoding it:
+    the oracle must not share the server's arithmetic, or it would share its bugs."""
+    codec, unit_bytes = _CODECS[encoding]
+    return len(char.encode(codec, "surrogatepass")) // unit_bytes
 
 
 def text_units(text: str, encoding: str) -> int:
