@@ -16,7 +16,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from smallcode_lsp.server.app import SmallCodeServer
-from smallcode_lsp.server.positions import client_encoding, column_from_client, lsp_line_text
+from smallcode_lsp.server.positions import client_encoding, locate, lsp_line_text
 
 
 @dataclass
@@ -46,13 +46,13 @@ def typing_along(ls: SmallCodeServer, uri: str) -> bool:
 
 
 def line_prefix_at(ls: SmallCodeServer, uri: str, position: types.Position) -> str | None:
-    """The cursor line's text before `position` (None when the document or position is gone)."""
+    """The cursor line's text before `position` (None when the document or position is gone), found
+    the way `suggest` finds the cursor."""
     document = ls.document(uri)
-    line_text = lsp_line_text(document.source, position.line) if document is not None else None
-    if line_text is None:
+    if document is None:
         return None
     try:
-        column = column_from_client(line_text, position.character, client_encoding(ls))
+        located = locate(document.source, position.line, position.character, client_encoding(ls))
     except JsonRpcInvalidParams:
         return None
-    return line_text[:column]
+    return document.source[located.line_start : located.offset]
