@@ -9,9 +9,7 @@ Nothing here may write to stdout (the LSP channel): llama.cpp's log goes to Pyth
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
-import io
 import logging
 import threading
 import time
@@ -23,6 +21,7 @@ from typing import Any
 from smallcode_lsp.engine.chat import ChatMessage, build_chat_prompt, runaway
 from smallcode_lsp.engine.fim import FimTemplate, detect_fim_template, fit_budget
 from smallcode_lsp.engine.llama_log import LOG_BRIDGE
+from smallcode_lsp.engine.llama_open import KV_CACHE_TYPES, open_llama
 from smallcode_lsp.engine.logprobs import TemperatureSampler, greedy_choice
 from smallcode_lsp.engine.model_file import ModelLoadError, check_gguf_file, physical_core_count
 from smallcode_lsp.engine.sibling_context import close_sibling_context, open_sibling_context
@@ -47,8 +46,6 @@ PROMPT_CHUNK = 128
 # this small cost little more per token on a CPU (speculation.py measures batch costs).
 AGENT_PROMPT_CHUNK = 32
 # llama.cpp GGML type ids for the KV cache (ggml.h); quantised V needs flash attention.
-_KV_CACHE_TYPES = {"f32": 0, "f16": 1, "q4_0": 2, "q4_1": 3, "q5_0": 6, "q5_1": 7, "q8_0": 8}
-_QUANTISED_KV = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0"}
 # Longest speculative draft verified in one batch (the speculative.maxDraftTokens setting allows 64).
 _MAX_DRAFT = 64
 
@@ -135,8 +132,8 @@ class LocalEngine:
         path = Path(path).expanduser()
         draft_file = Path(draft_path).expanduser() if draft_path else None
         kv_key = kv_cache_type.strip().lower()
-        if kv_key not in _KV_CACHE_TYPES:
-            raise ValueError(f"unknown KV cache type {kv_cache_type!r}; valid: {', '.join(_KV_CACHE_TYPES)}")
+        if kv_key not in KV_CACHE_TYPES:
+            raise ValueError(f"unknown KV cache type {kv_cache_type!r}; valid: {', '.join(KV_CACHE_TYPES)}")
         detect_fim_template(lambda _: False, fim_template)  # validates the name before the slow load
         check_gguf_file(path)
         if draft_file is not None:
@@ -151,11 +148,11 @@ class LocalEngine:
         LOG_BRIDGE.install(llama_cpp)
         n_threads = threads if threads > 0 else physical_core_count()
         started = time.perf_counter()
-        llama = _open_llama(llama_cpp, path, context_size, n_threads, kv_key)
+        llama = open_llama(llama_cpp, path, context_size, n_threads, kv_key)
         draft = None
         if draft_file is not None:
             try:
-                draft = _open_llama(llama_cpp, draft_file, context_size, n_threads, kv_key)
+                draft = open_llama(llama_cpp, draft_file, context_size, n_threads, kv_key)
                 problem = vocab_mismatch(llama, draft, llama_cpp)
             except ModelLoadError:
                 llama.close()
@@ -465,41 +462,6 @@ class LocalEngine:
                 self._draft.close()
             if llama is not None:
                 llama.close()
-
-
-def _open_llama(llama_cpp: Any, path: Path, context_size: int, n_threads: int, kv_key: str) -> Any:
-    """One llama context for `path`; llama.cpp's own error text goes into the ModelLoadError."""
-    LOG_BRIDGE.errors.clear()
-    printed = io.StringIO()
-    try:
-        # verbose=True keeps llama-cpp-python from dup2()-ing fds 1 and 2 to /dev/null while
-        # loading, which would silently eat LSP messages written by other threads. Its
-        # Python-side chatter goes to sys.stderr, captured here and sent to the debug log.
-        with contextlib.redirect_stderr(printed):
-            return llama_cpp.Llama(
-                model_path=str(path),
-                n_ctx=context_size,
-                n_batch=512,
-                n_ubatch=512,
-                n_threads=n_threads,
-                n_threads_batch=n_threads,
-                type_k=_KV_CACHE_TYPES[kv_key],
-                type_v=_KV_CACHE_TYPES[kv_key],
-                flash_attn=kv_key in _QUANTISED_KV,
-                logits_all=False,
-                n_gpu_layers=0,
-                # Read the weights into memory instead of mapping the file: a GGUF truncated or
-                # rewritten in place (a re-download, `cp` over it) would otherwise kill the server
-                # with SIGBUS at the next token. Costs ~0.25 s of load for the 491 MB default model.
-                use_mmap=False,
-                verbose=True,
-            )
-    except (ValueError, RuntimeError, OSError) as exc:
-        detail = LOG_BRIDGE.recent_errors() or str(exc)
-        raise ModelLoadError(f"llama.cpp failed to load {path}: {detail}") from exc
-    finally:
-        if printed.getvalue():
-            _LOG.debug("llama-cpp-python: %s", printed.getvalue().strip())
 
 
 def _split_keep(text: str, sep: str) -> list[str]:
