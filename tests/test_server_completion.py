@@ -79,7 +79,11 @@ async def test_inline_completion_item_is_at_the_cursor(workspace, tmp_path, tiny
 
 
 async def test_plain_completion_for_editors_without_ghost_text(workspace, tmp_path, tiny_model_path):
-    client = await _session(workspace, tmp_path, tiny_model_path, maxTokens=8, multiline="never")
+    # The menu waits as long as it takes here (a loaded machine passes the default wait): this test
+    # is about the item's shape; deferral has its own tests.
+    client = await _session(
+        workspace, tmp_path, tiny_model_path, maxTokens=8, multiline="never", menuWaitMs=60000
+    )
     try:
         doc = open_document(client, workspace / "app.py", SOURCE)
         result = await client.text_document_completion_async(

@@ -351,8 +351,8 @@ def inline_report(
         enough = [p["cloud_fraction"] for p in signal_curve if p["pass_at_1"] >= 0.95 * cloud_rate]
         needs = f"{min(enough):.0%} sent" if enough else "not reached"
         print(
-            f"by {name}: pass@1 {at_quarter:.3f} ({at_quarter / cloud_rate:.1%} of all-cloud) with <= 25%"
-            f" sent; 95% of all-cloud needs {needs}"
+            f"by {name}: pass@1 {at_quarter:.3f} ({at_quarter / (cloud_rate or 1):.1%} of all-cloud)"
+            f" with <= 25% sent; 95% of all-cloud needs {needs}"
         )
     if "check" in result:
         print(f"check through the router: {json.dumps(result['check'])}")

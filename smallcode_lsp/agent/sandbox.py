@@ -4,18 +4,37 @@ Every run gets a fresh temporary directory holding only the files it is given (n
 tree), a scrubbed environment (no API keys, HOME pointing into the temp dir), resource limits, a
 wall-clock timeout, and, where the OS allows it, no network, a read-only view of the rest of the
 filesystem and hidden secret files (see `jail.py`). Everything is killed and deleted afterwards.
+
+What a run can do where `isolation` reports the fence (Linux with user namespaces):
+- environment: only the scrubbed one. `/proc` shows the run's own processes alone, so neither
+  `/proc/self/environ` nor a parent's (the server's, the editor's) holds anything of the user's;
+- files: it writes only inside its temp dir (and a small private `/dev/shm`). Everything else is
+  read-only by any path, symbolic links it makes included, and readable unless hidden: credential
+  paths (`SECRET_HOME_PATHS`) under both `$HOME` and the password database's home, and the caller's
+  `hidden` paths, are empty and unreadable, through links too;
+- network: a loopback of its own; it may listen and connect there, and reaches no port outside;
+- processes: none outlives `run()`, detached (double fork, `setsid`) or not;
+- disk: each file at most `file_bytes` (RLIMIT_FSIZE); the temp dir at most `disk_bytes` in all,
+  files deleted while still held open included. Past that the run is stopped and reported failed.
+Without the fence only the scrubbed environment, the limits, the disk budget and (on Linux) the
+process clean-up hold: the code runs as the server's user and can read and write what it can.
+In every case the server never follows the run's links out of the temp dir: reading files back
+skips links, FIFOs and devices, and cleaning up never changes what a link points to.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import glob
+import io
 import itertools
 import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import tempfile
@@ -25,6 +44,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import IO
 
 _JAIL = str(Path(__file__).with_name("jail.py"))
 _PIDS_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
@@ -36,6 +56,10 @@ _live_lock = threading.Lock()
 _live_processes: dict[str, subprocess.Popen[bytes]] = {}
 _SETUP_FAILED = 125
 _POLL_S = 0.05
+# How often the run's deleted-but-open files are counted (a /proc scan), unless the free space of
+# the temp dir's filesystem drops by more than the budget first.
+_OPEN_FILES_CHECK_S = 0.25
+_MIN_ENTRY_BYTES = 4096  # each file or folder costs at least a block, empty or not
 
 # Paths under HOME that hold credentials; hidden inside the sandbox whatever the code asks for.
 SECRET_HOME_PATHS = (
@@ -59,11 +83,14 @@ _KEPT_ENV = ("LANG", "LC_ALL", "LC_CTYPE", "TZ")
 
 @dataclass(frozen=True)
 class SandboxLimits:
-    """Per-run limits. Address space is generous because importing a test framework maps a lot."""
+    """Per-run limits. Address space is generous because importing a test framework maps a lot.
+    `file_bytes` bounds each file (the kernel's RLIMIT_FSIZE); `disk_bytes` bounds the temp dir in
+    all, as many files under `file_bytes` would fill a disk as well (0: no budget)."""
 
     cpu_seconds: int = 30
     memory_bytes: int = 2 << 30
     file_bytes: int = 64 << 20
+    disk_bytes: int = 256 << 20
     processes: int = 64
     wall_seconds: float = 60.0
     output_chars: int = 8000
@@ -114,8 +141,7 @@ class Sandbox:
     ) -> None:
         self.limits = limits or SandboxLimits()
         self.python = python or sys.executable
-        home = os.path.expanduser("~")
-        self.hidden = [os.path.join(home, p) for p in SECRET_HOME_PATHS] + [
+        self.hidden = [os.path.join(home, p) for home in _homes() for p in SECRET_HOME_PATHS] + [
             os.path.abspath(p) for p in hidden
         ]
 
@@ -177,6 +203,8 @@ class Sandbox:
         seen through symbolic links: readable, and read-only where the filesystem fence works.
         """
         argv = [self.python if part == "{python}" else part for part in argv]
+        if not self.isolation.network:
+            _hide_own_proc_files()
         return self._run(
             argv, files, isolate=self.isolation.network, read_back=read_back, cancel=cancel, links=links
         )
@@ -225,13 +253,13 @@ class Sandbox:
             result = self._supervise(
                 [sys.executable, "-I", "-S", _JAIL, json.dumps(config), "--", *argv], workdir, cancel
             )
+            if cgroup:
+                _kill_members(cgroup)  # the jail reaps what it can; this catches what escaped it
             copied = {}
             for relative in read_back:
-                try:
-                    with open(_inside_dir(workdir, relative), encoding="utf-8", errors="replace") as handle:
-                        copied[relative] = handle.read(1 << 20)
-                except OSError:
-                    continue
+                text = _read_back(workdir, relative)
+                if text is not None:
+                    copied[relative] = text
             if copied:
                 result = RunResult(result.status, result.returncode, result.seconds, result.output, copied)
         finally:
@@ -283,24 +311,43 @@ class Sandbox:
                 _live_processes[workdir] = process
             status = None
             deadline = started + self.limits.wall_seconds
+            budget = self.limits.disk_bytes
+            next_open_files_check = started + _OPEN_FILES_CHECK_S
+            free_at_start = _free_bytes(workdir)
             while process.poll() is None:
                 if cancel is not None and cancel.is_set():
                     status = "cancelled"
                     break
-                if time.perf_counter() > deadline:
+                now = time.perf_counter()
+                if now > deadline:
                     status = "timeout"
                     break
+                if budget:
+                    used, complete = _tree_bytes(workdir, budget)
+                    dropped = free_at_start - _free_bytes(workdir)
+                    if used <= budget and (dropped > budget or now >= next_open_files_check):
+                        used += _deleted_open_bytes(process.pid)
+                        next_open_files_check = now + _OPEN_FILES_CHECK_S
+                    if not complete:  # a folder hidden from the count: trust the free space instead
+                        used = max(used, dropped)
+                    if used > budget:
+                        status = "disk"
+                        break
                 time.sleep(_POLL_S)
+            if status is not None:
+                _stop(process)
             _kill_group(process)
             process.wait()
             with _live_lock:
                 _live_processes.pop(workdir, None)
             seconds = time.perf_counter() - started
-            output.seek(0)
-            text = output.read().decode("utf-8", "replace")
-        text = text[-self.limits.output_chars :]
+            text = _tail(output, self.limits.output_chars)
         code = process.returncode
-        if status is None:
+        if status == "disk":
+            note = f"\nsandbox: stopped: the run wrote more than {budget >> 20} MiB (the disk budget)\n"
+            text = text[-max(self.limits.output_chars - len(note), 0) :] + note
+            status = "failed"
+        elif status is None:
             if code == _SETUP_FAILED and text.lstrip().startswith("sandbox:"):
                 status = "error"
             elif code in (-signal.SIGXCPU, -signal.SIGKILL, 128 + signal.SIGXCPU, 128 + signal.SIGKILL):
@@ -308,6 +355,129 @@ class Sandbox:
             else:
                 status = "passed" if code == 0 else "failed"
         return RunResult(status, code, round(seconds, 3), text)
+
+
+def _homes() -> list[str]:
+    """`$HOME` and the password database's home: HOME may point elsewhere, the keys stay put."""
+    homes = [os.path.expanduser("~")]
+    with contextlib.suppress(ImportError, KeyError):
+        import pwd
+
+        homes.append(pwd.getpwuid(os.getuid()).pw_dir)
+    return list(dict.fromkeys(homes))
+
+
+def _tail(output: IO[bytes], chars: int) -> str:
+    """The last `chars` characters, without reading the rest: output can be as large as a file may."""
+    size = output.seek(0, os.SEEK_END)
+    output.seek(max(0, size - 4 * chars))  # UTF-8 takes at most 4 bytes a character
+    return output.read().decode("utf-8", "replace")[-chars:]
+
+
+def _read_back(workdir: str, relative: str) -> str | None:
+    """A regular file the run left, or None: never through a link out of the temp dir, and never
+    opening a FIFO (which would block the server) or a device."""
+    try:
+        fd = os.open(_inside_dir(workdir, relative), os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except (OSError, ValueError):
+        return None
+    with open(fd, "rb") as raw:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        return io.TextIOWrapper(raw, encoding="utf-8", errors="replace").read(1 << 20)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Ask the launcher to kill the run (it reaps what detached from the process group), then wait a
+    little; `_kill_group` follows in any case."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        process.send_signal(signal.SIGTERM)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(timeout=2)
+
+
+def _tree_bytes(root: str, budget: int) -> tuple[int, bool]:
+    """Disk used under `root`, links not followed, each entry at least a block, and whether every
+    folder could be read; stops counting once past `budget`. A folder the code made unreadable is
+    not opened up while it runs: it could swap the folder for a link by then."""
+    total, complete = 0, True
+    folders = [root]
+    while folders:
+        try:
+            entries = list(os.scandir(folders.pop()))
+        except FileNotFoundError:
+            continue
+        except OSError:
+            complete = False
+            continue
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            total += max(info.st_blocks * 512, _MIN_ENTRY_BYTES)
+            if total > budget:
+                return total, complete
+            if stat.S_ISDIR(info.st_mode):
+                folders.append(entry.path)
+    return total, complete
+
+
+def _free_bytes(path: str) -> int:
+    try:
+        info = os.statvfs(path)
+    except OSError:
+        return 0
+    return info.f_bavail * info.f_frsize
+
+
+def _deleted_open_bytes(root: int) -> int:
+    """Disk held by files the run's processes deleted but keep open: no walk of the temp dir sees
+    them. Linux only (it reads /proc)."""
+    total = 0
+    seen: set[tuple[int, int]] = set()
+    for pid in _descendants(root):
+        folder = f"/proc/{pid}/fd"
+        try:
+            fds = os.listdir(folder)
+        except OSError:
+            continue
+        for fd in fds:
+            path = os.path.join(folder, fd)
+            try:
+                if not os.readlink(path).endswith(" (deleted)"):
+                    continue
+                info = os.stat(path)
+            except OSError:
+                continue
+            if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
+                seen.add((info.st_dev, info.st_ino))
+                total += info.st_blocks * 512
+    return total
+
+
+def _descendants(root: int) -> list[int]:
+    """`root` and every process below it, from one pass over /proc (empty where there is none)."""
+    children: dict[int, list[int]] = {}
+    try:
+        names = os.listdir("/proc")
+    except OSError:
+        return []
+    for name in names:
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(name))
+    found, queue = [], [root]
+    while queue:
+        pid = queue.pop()
+        found.append(pid)
+        queue.extend(children.get(pid, ()))
+    return found
 
 
 def _inside_dir(root: str, relative: str) -> str:
@@ -324,19 +494,37 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def _remove(workdir: str) -> None:
-    """Delete the temp dir, first giving back write permission the code may have taken away."""
+    """Delete the temp dir, first giving back write permission the code may have taken away; never
+    through a link (`os.walk` lists links to folders among the folders), which could point anywhere."""
+    with contextlib.suppress(OSError):
+        if not os.path.islink(workdir):
+            os.chmod(workdir, 0o700)
     for folder, dirs, _ in os.walk(workdir):
         for name in dirs:
-            try:
-                os.chmod(os.path.join(folder, name), 0o700)
-            except OSError:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
                 continue
+            with contextlib.suppress(OSError):
+                os.chmod(path, 0o700)
     shutil.rmtree(workdir, ignore_errors=True)
 
 
+def _kill_members(cgroup: str) -> None:
+    """SIGKILL every process left in a run's cgroup, whatever session or parent it moved to."""
+    try:
+        with open(os.path.join(cgroup, "cgroup.procs"), encoding="ascii") as handle:
+            pids = [int(pid) for pid in handle.read().split()]
+    except (OSError, ValueError):
+        return
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, signal.SIGKILL)
+
+
 def _remove_cgroup(path: str) -> None:
-    """Remove a run's cgroup; its processes are dead but the kernel may take a moment to reap them."""
+    """Remove a run's cgroup, killing what is still in it; the kernel may take a moment to reap."""
     for _ in range(40):
+        _kill_members(path)
         try:
             os.rmdir(path)
             return
@@ -355,7 +543,13 @@ def _clean_up_live_runs() -> None:
         runs = list(_live_runs.items())
         _live_processes.clear()
         _live_runs.clear()
+    for process in processes:  # the launchers kill what detached from their process groups
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + 1
     for process in processes:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=max(deadline - time.monotonic(), 0))
         _kill_group(process)
     for workdir, cgroup in runs:
         _remove(workdir)
@@ -383,6 +577,16 @@ def _sweep_orphans() -> None:
                 _remove(path)
             else:
                 _remove_cgroup(path)
+
+
+def _hide_own_proc_files() -> None:
+    """Without namespaces a run shares our /proc and our user: it could read /proc/<our pid>/environ
+    (an API key named by cloud.apiKeyEnv) or /proc/<our pid>/mem. A process that is not "dumpable"
+    keeps those files to root (as ssh-agent does); the cost is no core dumps and no same-user
+    debugger attaching to the server. Root-owned sandboxes stay exposed: do not run the server as root."""
+    PR_SET_DUMPABLE = 4
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
 
 
 def _alive(pid: int) -> bool:

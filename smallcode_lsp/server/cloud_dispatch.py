@@ -19,7 +19,7 @@ from smallcode_lsp.completion.service import Suggestion
 from smallcode_lsp.engine.cloud import CloudAnswer, CloudClient, CloudError
 from smallcode_lsp.engine.cloud_budget import TokenBudget
 from smallcode_lsp.engine.router import Decision, Router, Signals, never_send
-from smallcode_lsp.engine.scrub import scrub
+from smallcode_lsp.engine.scrub import scrub, scrub_around_cursor
 from smallcode_lsp.models import cache_dir
 
 if TYPE_CHECKING:
@@ -64,6 +64,13 @@ class CloudDispatch:
         if hidden:
             self.ls.counters["route.scrubbed"] += hidden
         return clean
+
+    def scrubbed_around_cursor(self, before: str, after: str) -> tuple[str, str]:
+        """`scrubbed` for the two sides of the cursor: a key the cursor is inside goes from both."""
+        before, after, hidden = scrub_around_cursor(before, after)
+        if hidden:
+            self.ls.counters["route.scrubbed"] += hidden
+        return before, after
 
     def charge(self, answer: CloudAnswer) -> None:
         """Count an answer's tokens (prompt and answer) against the day's budget."""
@@ -111,8 +118,7 @@ async def maybe_escalate(
         ls.counters["route.cloudNoTime"] += 1
         dispatch.router.record("inline", decision, signals, "no time left", time.perf_counter() - started)
         return suggestion
-    prefix = dispatch.scrubbed(suggestion.cloud_prefix)
-    suffix = dispatch.scrubbed(suggestion.cloud_suffix)
+    prefix, suffix = dispatch.scrubbed_around_cursor(suggestion.cloud_prefix, suggestion.cloud_suffix)
     context = dispatch.scrubbed(suggestion.cloud_context)
     try:
         answer = await asyncio.wait_for(
