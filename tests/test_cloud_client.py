@@ -196,7 +196,9 @@ def test_one_unlikely_token_escalates_when_the_minimum_threshold_is_set() -> Non
     shaky = Signals.of([-0.01, -1.5, -0.01, -0.01, -0.01])  # a good mean (-0.31) hiding one guess
     assert router.decide_inline("a.py", steady, [], False).route == "local"
     assert router.decide_inline("a.py", shaky, [], False) == Decision("cloud", "an unlikely token")
-    off = Router(CloudSettings(endpoint="http://x", confidence_threshold=-0.5), None)
+    off = Router(
+        CloudSettings(endpoint="http://x", confidence_threshold=-0.5, min_logprob_threshold=-1e9), None
+    )
     assert off.decide_inline("a.py", shaky, [], False).route == "local"
 
 

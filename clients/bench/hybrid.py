@@ -49,6 +49,7 @@ from clients.bench import agent as agent_bench  # noqa: E402
 from clients.bench.quality import ServerSession, log, resolve_model, score_humaneval  # noqa: E402
 from clients.bench.quality_tasks import humaneval_tasks  # noqa: E402
 from smallcode_lsp.completion.syntax_fit import breaks_syntax  # noqa: E402
+from smallcode_lsp.config import CloudSettings  # noqa: E402
 from smallcode_lsp.index.languages import language_for_path  # noqa: E402
 
 DEFAULT_JSON = REPO / "clients" / "bench" / "results" / "hybrid.json"
@@ -301,6 +302,22 @@ def inline_report(
         "min": curve(local, cloud, "min"),
     }
     points = curves["syntax+mean"]
+    defaults = CloudSettings()
+    shipped = [
+        bool(r.get("local_breaks_syntax"))
+        or confidence(r, "mean") < defaults.confidence_threshold
+        or confidence(r, "min") < defaults.min_logprob_threshold
+        for r in local
+    ]
+    at_defaults = {
+        "confidence_threshold": defaults.confidence_threshold,
+        "min_logprob_threshold": defaults.min_logprob_threshold,
+        "cloud_fraction": round(sum(shipped) / n, 4),
+        "pass_at_1": round(
+            sum(c["passed"] if s else r["passed"] for r, c, s in zip(local, cloud, shipped, strict=True)) / n,
+            4,
+        ),
+    }
     meeting = [
         p
         for p in points
@@ -315,6 +332,7 @@ def inline_report(
         "cloud_answers_served": sum(r["source"] == "cloud" for r in cloud),
         "curve": points,
         "curves": curves,
+        "at_shipped_defaults": at_defaults,
         "syntax_flagged": sum(bool(r.get("local_breaks_syntax")) for r in local),
         "syntax_flagged_but_passed": sum(bool(r.get("local_breaks_syntax")) and r["passed"] for r in local),
         "target_met_at": meeting[0] if meeting else None,
@@ -354,6 +372,12 @@ def inline_report(
             f"by {name}: pass@1 {at_quarter:.3f} ({at_quarter / (cloud_rate or 1):.1%} of all-cloud)"
             f" with <= 25% sent; 95% of all-cloud needs {needs}"
         )
+    print(
+        f"at the shipped defaults (syntax, mean < {at_defaults['confidence_threshold']},"
+        f" least likely token < {at_defaults['min_logprob_threshold']}): {at_defaults['cloud_fraction']:.0%}"
+        f" sent, pass@1 {at_defaults['pass_at_1']:.3f}"
+        f" ({at_defaults['pass_at_1'] / (cloud_rate or 1):.1%} of all-cloud)"
+    )
     if "check" in result:
         print(f"check through the router: {json.dumps(result['check'])}")
     return result
