@@ -33,7 +33,14 @@ async def _session(tmp_path, model_path, endpoint: FakeEndpoint, **cloud):
     (root / "app.py").write_text(SOURCE)
     options = {
         "model": {"path": str(model_path)},
-        "completion": {"debounceMs": 0, "maxTokens": 8, "multiline": "never", "prefetch": False},
+        # The menu waits for its answer however loaded the machine is (deferral has its own tests).
+        "completion": {
+            "debounceMs": 0,
+            "maxTokens": 8,
+            "multiline": "never",
+            "prefetch": False,
+            "menuWaitMs": 60000,
+        },
         "cloud": {"endpoint": endpoint.url, "timeoutMs": 15000, **cloud},
     }
     client = await start_server(root, tmp_path / "cache", options)
