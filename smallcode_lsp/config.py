@@ -87,6 +87,9 @@ class CloudSettings:
     # Escalate when the local answer leaves a syntax error at the cursor (completion/syntax_fit.py):
     # on HumanEval's holes every such answer was wrong, however confident the model was.
     escalate_on_syntax_error: bool = True
+    # Escalate when the local answer reads a name that nothing defines (completion/name_fit.py): an
+    # invented variable or helper, which no parser sees.
+    escalate_on_unknown_name: bool = True
     daily_token_budget: int = 0  # prompt + answer tokens sent per local day; 0 = no limit
 
 
@@ -203,6 +206,7 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "cloud.multiFileThreshold": ("cloud", "multi_file_threshold", _positive_int(0, 1000)),
     "cloud.dailyTokenBudget": ("cloud", "daily_token_budget", _positive_int(0, 10**12)),
     "cloud.escalateOnSyntaxError": ("cloud", "escalate_on_syntax_error", _bool),
+    "cloud.escalateOnUnknownName": ("cloud", "escalate_on_unknown_name", _bool),
     "agent.maxAttempts": ("agent", "max_attempts", _positive_int(1, 10)),
     "agent.offerUnverified": ("agent", "offer_unverified", _bool),
     "agent.timeoutSeconds": ("agent", "timeout_seconds", _positive_int(1, 3600)),

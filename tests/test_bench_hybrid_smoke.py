@@ -59,7 +59,22 @@ def test_answers_that_break_syntax_are_sent_at_every_threshold() -> None:
         {"local_mean_logprob": -0.1, "passed": True, "local_breaks_syntax": False},
     ]
     cloud = [{"passed": True}, {"passed": True}, {"passed": True}]
-    points = hybrid.curve(local, cloud, syntax=True)
+    points = hybrid.curve(local, cloud, by=("syntax",))
     assert points[0] == {"threshold": None, "cloud_fraction": round(1 / 3, 4), "pass_at_1": round(2 / 3, 4)}
     assert [p["cloud_fraction"] for p in points] == [round(1 / 3, 4), round(2 / 3, 4), 1.0, 1.0]
     assert hybrid.curve(local, cloud)[0]["cloud_fraction"] == 0.0  # the mean alone sends nothing
+
+
+def test_answers_reading_unknown_names_are_sent_with_the_names_signal() -> None:
+    local = [
+        {"local_mean_logprob": -0.01, "passed": False, "local_unknown_names": ["reslt"]},
+        {"local_mean_logprob": -0.02, "passed": False, "local_breaks_syntax": True},
+        {"local_mean_logprob": -0.1, "passed": True, "local_unknown_names": []},
+    ]
+    cloud = [{"passed": True}, {"passed": False}, {"passed": True}]
+    assert hybrid.curve(local, cloud, by=("syntax", "names"))[0] == {
+        "threshold": None,
+        "cloud_fraction": round(2 / 3, 4),
+        "pass_at_1": round(2 / 3, 4),
+    }
+    assert hybrid.curve(local, cloud, by=("syntax",))[0]["cloud_fraction"] == round(1 / 3, 4)

@@ -10,7 +10,7 @@ from smallcode_lsp.config import CloudSettings
 from smallcode_lsp.engine import cloud
 from smallcode_lsp.engine.cloud import CircuitBreaker, CloudClient, CloudError
 from smallcode_lsp.engine.cloud_budget import TokenBudget
-from smallcode_lsp.engine.router import Decision, Router, Signals, never_send
+from smallcode_lsp.engine.router import AnswerChecks, Decision, Router, Signals, never_send
 from smallcode_lsp.engine.scrub import scrub
 from tests.fake_endpoint import ANSWER, FakeEndpoint
 
@@ -203,16 +203,63 @@ def test_one_unlikely_token_escalates_when_the_minimum_threshold_is_set() -> Non
 
 
 def test_an_answer_that_breaks_syntax_escalates_unless_the_setting_is_off() -> None:
-    confident = [-0.01, -0.02]
+    confident = Signals.of([-0.01, -0.02])
     router = Router(CloudSettings(endpoint="http://x", confidence_threshold=-0.5), None)
-    broken = Signals.of(confident, breaks_syntax=True)
-    assert router.decide_inline("a.py", broken, [], False) == Decision("cloud", "local answer breaks syntax")
-    assert (
-        router.decide_inline("a.py", Signals.of(confident, breaks_syntax=False), [], False).route == "local"
-    )
-    assert router.decide_inline("a.py", Signals.of(confident), [], False).route == "local"  # not checked
-    assert router.decide_inline("a.py", broken, [], False, budget_spent=True).route == "local"
+    broken = AnswerChecks(breaks_syntax=True, unknown_names=None)
+    decision = router.decide_inline("a.py", confident, [], False, checks=lambda: broken)
+    assert decision == Decision("cloud", "local answer breaks syntax", broken)
+    fine = AnswerChecks(breaks_syntax=False, unknown_names=0)
+    assert router.decide_inline("a.py", confident, [], False, checks=lambda: fine).route == "local"
+    assert router.decide_inline("a.py", confident, [], False).route == "local"  # not checked
+    assert router.decide_inline("a.py", confident, [], False, True, lambda: broken).route == "local"
     off = Router(
         CloudSettings(endpoint="http://x", confidence_threshold=-0.5, escalate_on_syntax_error=False), None
     )
-    assert off.decide_inline("a.py", broken, [], False).route == "local"
+    assert off.decide_inline("a.py", confident, [], False, checks=lambda: broken).route == "local"
+
+
+def test_an_answer_reading_an_unknown_name_escalates_unless_the_setting_is_off() -> None:
+    confident = Signals.of([-0.01, -0.02])
+    invented = AnswerChecks(breaks_syntax=False, unknown_names=1)
+    router = Router(CloudSettings(endpoint="http://x", confidence_threshold=-0.5), None)
+    decision = router.decide_inline("a.py", confident, [], False, checks=lambda: invented)
+    assert decision == Decision("cloud", "local answer reads an unknown name", invented)
+    off = Router(
+        CloudSettings(endpoint="http://x", confidence_threshold=-0.5, escalate_on_unknown_name=False), None
+    )
+    assert off.decide_inline("a.py", confident, [], False, checks=lambda: invented).route == "local"
+
+
+def test_the_answer_is_parsed_only_when_no_cheaper_rule_decided() -> None:
+    """The checks parse the document: not for a request that stays local for a cheaper reason
+    (no endpoint, never-send, circuit, budget) or goes for one (low confidence, scope), nor with
+    both checks switched off."""
+    calls: list[int] = []
+
+    def checks() -> AnswerChecks:
+        calls.append(1)
+        return AnswerChecks(breaks_syntax=True)
+
+    sure, unsure = Signals.of([-0.01]), Signals.of([-3.0])
+    on = Router(CloudSettings(endpoint="http://x", confidence_threshold=-0.5), None)
+    unset = Router(CloudSettings(), None)
+    assert unset.decide_inline("a.py", sure, [], False, checks=checks).reason == "no endpoint"
+    assert on.decide_inline(".env", sure, [], False, checks=checks).reason == "never send"
+    assert on.decide_inline("a.py", sure, [], True, checks=checks).reason == "circuit open"
+    assert on.decide_inline("a.py", sure, [], False, True, checks).reason == "daily token budget spent"
+    assert on.decide_inline("a.py", unsure, [], False, checks=checks).reason == "low confidence"
+    wide = Signals.of([-0.01], scope_files=5)
+    assert on.decide_inline("a.py", wide, [], False, checks=checks).reason == "multi-file scope"
+    both_off = Router(
+        CloudSettings(
+            endpoint="http://x",
+            confidence_threshold=-0.5,
+            escalate_on_syntax_error=False,
+            escalate_on_unknown_name=False,
+        ),
+        None,
+    )
+    assert both_off.decide_inline("a.py", sure, [], False, checks=checks) == Decision("local", "confident")
+    assert calls == []
+    assert on.decide_inline("a.py", sure, [], False, checks=checks).route == "cloud"
+    assert calls == [1]

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from clients.lsp_client import LspClient
-from smallcode_lsp.server.lifecycle import descendants, process_alive
+from smallcode_lsp.process_tree import descendants, process_alive
 from tests.fake_endpoint import FakeEndpoint
 
 SLOW_MODULE = '''import time

@@ -9,6 +9,7 @@ import time
 import pytest
 from lsprotocol import types
 
+from smallcode_lsp.completion.name_fit import unknown_names
 from smallcode_lsp.completion.syntax_fit import breaks_syntax
 from smallcode_lsp.index.languages import language_for_path
 from tests.fake_endpoint import ANSWER, FakeEndpoint
@@ -212,10 +213,13 @@ async def test_a_completion_that_needs_three_other_files_goes_to_the_cloud_with_
             await stop_server(client)
 
 
-async def test_a_local_answer_that_breaks_syntax_goes_to_the_cloud(tmp_path, tiny_model_path):
-    """Both sides of the rule: whatever the tiny model answers at each hole, it goes to the cloud
-    exactly when syntax_fit says that answer, inserted, breaks the code (checked here on the text
-    the same model gives with the rule off), and the routing log and lastCompletion say why."""
+async def test_a_local_answer_that_breaks_syntax_or_reads_unknown_names_goes_to_the_cloud(
+    tmp_path, tiny_model_path
+):
+    """Both sides of the rules: whatever the tiny model answers at each hole, it goes to the cloud
+    exactly when syntax_fit says that answer, inserted, breaks the code or name_fit says it reads a
+    name nothing defines (checked here on the text the same model gives with the rules off), and
+    the routing log and lastCompletion say why."""
     source = "def first(items):\n    total = \n    return total\n\n\ndef second(items):\n    # keep the \n"
     source += "    return items\n"
     # After `=` (the tiny model's garbage breaks it) and at the end of a comment (nothing can).
@@ -223,7 +227,12 @@ async def test_a_local_answer_that_breaks_syntax_goes_to_the_cloud(tmp_path, tin
     local_answers = []
     with FakeEndpoint() as endpoint:
         client, root = await _session(
-            tmp_path, tiny_model_path, endpoint, confidenceThreshold=-1e9, escalateOnSyntaxError=False
+            tmp_path,
+            tiny_model_path,
+            endpoint,
+            confidenceThreshold=-1e9,
+            escalateOnSyntaxError=False,
+            escalateOnUnknownName=False,
         )
         try:
             doc = open_document(client, root / "app.py", source)
@@ -235,28 +244,38 @@ async def test_a_local_answer_that_breaks_syntax_goes_to_the_cloud(tmp_path, tin
     assert endpoint.requests == []
     spec = language_for_path("app.py")
     lines = source.split("\n")
-    expected = [
-        bool(t) and breaks_syntax(lines, ln, col, t, 0, spec)
+    broken = [
+        bool(t) and bool(breaks_syntax(lines, ln, col, t, 0, spec))
         for t, (ln, col) in zip(local_answers, holes, strict=True)
     ]
+    unknown = [
+        len(unknown_names(lines, ln, col, t, 0, spec) or ()) if t and not b else None
+        for t, b, (ln, col) in zip(local_answers, broken, holes, strict=True)
+    ]
+    expected = [b or bool(u) for b, u in zip(broken, unknown, strict=True)]
     assert True in expected and False in expected, f"both routes must be exercised: {local_answers}"
 
     with FakeEndpoint() as endpoint:
         client, root = await _session(tmp_path, tiny_model_path, endpoint, confidenceThreshold=-1e9)
         try:
             doc = open_document(client, root / "app.py", source)
-            for (line, column), local, escalated in zip(holes, local_answers, expected, strict=True):
+            for number, ((line, column), local) in enumerate(zip(holes, local_answers, strict=True)):
                 result = await inline(client, doc, line, column)
                 served = result.items[0].insert_text if result.items else ""
-                assert served == (ANSWER if escalated else local)
+                assert served == (ANSWER if expected[number] else local)
                 last = (await status(client))["lastCompletion"]
-                assert last["breaksSyntax"] is (escalated if local else None)
+                assert last["breaksSyntax"] is (broken[number] if local else None)
+                if local and not broken[number]:
+                    assert last["unknownNames"] == unknown[number]
         finally:
             await stop_server(client)
     reasons = [
         json.loads(x)["reason"] for x in (tmp_path / "cache" / "routing.jsonl").read_text().splitlines()
     ]
-    assert reasons[-2:] == ["local answer breaks syntax" if e else "confident" for e in expected]
+    assert reasons[-2:] == [
+        "local answer breaks syntax" if b else "local answer reads an unknown name" if u else "confident"
+        for b, u in zip(broken, unknown, strict=True)
+    ]
     assert len(endpoint.requests) == sum(expected)
 
 

@@ -48,6 +48,7 @@ if str(REPO) not in sys.path:
 from clients.bench import agent as agent_bench  # noqa: E402
 from clients.bench.quality import ServerSession, log, resolve_model, score_humaneval  # noqa: E402
 from clients.bench.quality_tasks import humaneval_tasks  # noqa: E402
+from smallcode_lsp.completion.name_fit import unknown_names  # noqa: E402
 from smallcode_lsp.completion.syntax_fit import breaks_syntax  # noqa: E402
 from smallcode_lsp.config import CloudSettings  # noqa: E402
 from smallcode_lsp.index.languages import language_for_path  # noqa: E402
@@ -108,6 +109,7 @@ async def session(tasks, model: Path, cache: Path, cloud: dict[str, Any] | None,
             record.update(score_humaneval(task, answer["completed"], answer["text"]))
             local_text = answer["text"] if record["source"] == "local" else None
             record["local_breaks_syntax"] = None if local_text is None else syntax_flag(task, local_text)
+            record["local_unknown_names"] = None if local_text is None else names_flag(task, local_text)
             records.append(record)
             log(
                 f"{label} {number}/{len(tasks)} {task.hole.task_id}: {'pass' if record['passed'] else 'FAIL'}"
@@ -131,29 +133,50 @@ def confidence(record: dict[str, Any], signal: str = "mean") -> float:
     return value if isinstance(value, (int, float)) and math.isfinite(value) else -math.inf
 
 
-def syntax_flag(task, text: str) -> bool:
-    """The router's syntax signal for a hole's local answer (the server computes it only when an
-    endpoint is set, so the all-local run cannot report it): syntax_fit on the same insertion."""
+def _hole_position(task) -> tuple[list[str], int, int]:
     hole = task.hole
     lines = (hole.prefix + hole.suffix).split("\n")
     row = hole.prefix.count("\n")
-    column = len(hole.prefix) - (hole.prefix.rfind("\n") + 1)
+    return lines, row, len(hole.prefix) - (hole.prefix.rfind("\n") + 1)
+
+
+def syntax_flag(task, text: str) -> bool:
+    """The router's syntax signal for a hole's local answer (the server computes it only when an
+    endpoint is set, so the all-local run cannot report it): syntax_fit on the same insertion."""
+    lines, row, column = _hole_position(task)
     return bool(text) and bool(breaks_syntax(lines, row, column, text, 0, language_for_path("hole.py")))
 
 
+def names_flag(task, text: str) -> list[str]:
+    """The router's unknown-name signal for a hole's local answer: the names it reads that nothing
+    defines (name_fit; single-file tasks, so no workspace symbols)."""
+    lines, row, column = _hole_position(task)
+    if not text:
+        return []
+    return list(unknown_names(lines, row, column, text, 0, language_for_path("hole.py")) or ())
+
+
+FORCING = {"syntax": "local_breaks_syntax", "names": "local_unknown_names"}  # signals that always send
+
+
+def forced(record: dict[str, Any], by: tuple[str, ...]) -> bool:
+    return any(bool(record.get(FORCING[name])) for name in by)
+
+
 def curve(
-    local: list[dict], cloud: list[dict], signal: str = "mean", syntax: bool = False
+    local: list[dict], cloud: list[dict], signal: str = "mean", by: tuple[str, ...] = ()
 ) -> list[dict[str, Any]]:
     """Hybrid pass rate and cloud fraction at every threshold of `signal` that changes the routing;
-    with `syntax`, answers that break syntax are sent at every threshold (the router's default)."""
+    answers flagged by the `by` signals (syntax, names) are sent at every threshold, as the router
+    does by default."""
     n = len(local)
     values = [confidence(r, signal) for r in local]
-    forced = [syntax and bool(r.get("local_breaks_syntax")) for r in local]
+    forced_sent = [forced(r, by) for r in local]
     cuts = sorted({v for v in values if math.isfinite(v)})
     thresholds = [-math.inf, *(c + 1e-6 for c in cuts)]
     points = []
     for threshold in thresholds:
-        sent = [v < threshold or f for v, f in zip(values, forced, strict=True)]
+        sent = [v < threshold or f for v, f in zip(values, forced_sent, strict=True)]
         passed = sum(c["passed"] if s else r["passed"] for r, c, s in zip(local, cloud, sent, strict=True))
         points.append(
             {
@@ -238,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         assert [r["task"] for r in local] == [t.hole.task_id for t in tasks], "other tasks"
         for task, record in zip(tasks, local, strict=True):
             record["local_breaks_syntax"] = syntax_flag(task, record["text"])
+            record["local_unknown_names"] = names_flag(task, record["text"])
     fix = None
     process, url = start_cloud(args.cloud_model, args.cloud_threads)
     try:
@@ -294,17 +318,28 @@ def inline_report(
     n = len(local)
     local_rate = sum(r["passed"] for r in local) / n
     cloud_rate = sum(r["passed"] for r in cloud) / n
-    # The router's default rule first: syntax-breaking answers always go, then mean log-probability.
+    # The router's default rule first: answers that break syntax or read an unknown name always go,
+    # then mean log-probability.
     curves = {
-        "syntax+mean": curve(local, cloud, "mean", syntax=True),
+        "syntax+names+mean": curve(local, cloud, "mean", ("syntax", "names")),
+        "syntax+mean": curve(local, cloud, "mean", ("syntax",)),
         "mean": curve(local, cloud, "mean"),
-        "syntax+min": curve(local, cloud, "min", syntax=True),
+        "syntax+names+min": curve(local, cloud, "min", ("syntax", "names")),
+        "syntax+min": curve(local, cloud, "min", ("syntax",)),
         "min": curve(local, cloud, "min"),
     }
-    points = curves["syntax+mean"]
+    points = curves["syntax+names+mean"]
     defaults = CloudSettings()
+    shipped_by = tuple(
+        name
+        for name, on in (
+            ("syntax", defaults.escalate_on_syntax_error),
+            ("names", defaults.escalate_on_unknown_name),
+        )
+        if on
+    )
     shipped = [
-        bool(r.get("local_breaks_syntax"))
+        forced(r, shipped_by)
         or confidence(r, "mean") < defaults.confidence_threshold
         or confidence(r, "min") < defaults.min_logprob_threshold
         for r in local
@@ -312,6 +347,7 @@ def inline_report(
     at_defaults = {
         "confidence_threshold": defaults.confidence_threshold,
         "min_logprob_threshold": defaults.min_logprob_threshold,
+        "checks": list(shipped_by),
         "cloud_fraction": round(sum(shipped) / n, 4),
         "pass_at_1": round(
             sum(c["passed"] if s else r["passed"] for r, c, s in zip(local, cloud, shipped, strict=True)) / n,
@@ -335,6 +371,11 @@ def inline_report(
         "at_shipped_defaults": at_defaults,
         "syntax_flagged": sum(bool(r.get("local_breaks_syntax")) for r in local),
         "syntax_flagged_but_passed": sum(bool(r.get("local_breaks_syntax")) and r["passed"] for r in local),
+        "names_flagged": sum(bool(r.get("local_unknown_names")) for r in local),
+        "names_flagged_but_passed": sum(bool(r.get("local_unknown_names")) and r["passed"] for r in local),
+        "names_flagged_cloud_passed": sum(
+            bool(r.get("local_unknown_names")) and c["passed"] for r, c in zip(local, cloud, strict=True)
+        ),
         "target_met_at": meeting[0] if meeting else None,
         "best": best,
         "records": {"local": local, "cloud": cloud},
@@ -352,7 +393,10 @@ def inline_report(
         }
         result["records"]["check"] = checked
     print(f"tasks {n} ({source}); all-local pass@1 {local_rate:.3f}; all-cloud {cloud_rate:.3f}")
-    print("routing by the router's default rule (syntax, then mean log-probability below the threshold):")
+    print(
+        "routing by the router's default rule (syntax, unknown names, then mean log-probability below"
+        " the threshold):"
+    )
     print(f"{'threshold':>12} {'cloud share':>12} {'pass@1':>8} {'of cloud':>9}")
     for point in points:
         share = point["pass_at_1"] / cloud_rate if cloud_rate else float("nan")
@@ -364,6 +408,11 @@ def inline_report(
         f"syntax signal: {result['syntax_flagged']} local answers break syntax,"
         f" {result['syntax_flagged_but_passed']} of them passed anyway"
     )
+    print(
+        f"unknown-name signal: {result['names_flagged']} local answers read a name nothing defines,"
+        f" {result['names_flagged_but_passed']} of them passed anyway,"
+        f" the cloud passed {result['names_flagged_cloud_passed']} of those holes"
+    )
     for name, signal_curve in curves.items():
         at_quarter = max((p["pass_at_1"] for p in signal_curve if p["cloud_fraction"] <= 0.25), default=0)
         enough = [p["cloud_fraction"] for p in signal_curve if p["pass_at_1"] >= 0.95 * cloud_rate]
@@ -373,7 +422,8 @@ def inline_report(
             f" with <= 25% sent; 95% of all-cloud needs {needs}"
         )
     print(
-        f"at the shipped defaults (syntax, mean < {at_defaults['confidence_threshold']},"
+        f"at the shipped defaults ({'+'.join(shipped_by) or 'no checks'},"
+        f" mean < {at_defaults['confidence_threshold']},"
         f" least likely token < {at_defaults['min_logprob_threshold']}): {at_defaults['cloud_fraction']:.0%}"
         f" sent, pass@1 {at_defaults['pass_at_1']:.3f}"
         f" ({at_defaults['pass_at_1'] / (cloud_rate or 1):.1%} of all-cloud)"

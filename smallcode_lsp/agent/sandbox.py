@@ -46,6 +46,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO
 
+from smallcode_lsp.agent.disk_budget import DiskBudget
+from smallcode_lsp.agent.run_cleanup import kill_group, kill_members, remove_cgroup, remove_tree, stop
+from smallcode_lsp.process_tree import process_alive
+
 _JAIL = str(Path(__file__).with_name("jail.py"))
 _PIDS_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
 _run_numbers = itertools.count()
@@ -58,8 +62,6 @@ _SETUP_FAILED = 125
 _POLL_S = 0.05
 # How often the run's deleted-but-open files are counted (a /proc scan), unless the free space of
 # the temp dir's filesystem drops by more than the budget first.
-_OPEN_FILES_CHECK_S = 0.25
-_MIN_ENTRY_BYTES = 4096  # each file or folder costs at least a block, empty or not
 
 # Paths under HOME that hold credentials; hidden inside the sandbox whatever the code asks for.
 SECRET_HOME_PATHS = (
@@ -254,7 +256,7 @@ class Sandbox:
                 [sys.executable, "-I", "-S", _JAIL, json.dumps(config), "--", *argv], workdir, cancel
             )
             if cgroup:
-                _kill_members(cgroup)  # the jail reaps what it can; this catches what escaped it
+                kill_members(cgroup)  # the jail reaps what it can; this catches what escaped it
             copied = {}
             for relative in read_back:
                 text = _read_back(workdir, relative)
@@ -265,9 +267,9 @@ class Sandbox:
         finally:
             with _live_lock:
                 _live_runs.pop(workdir, None)
-            _remove(workdir)
+            remove_tree(workdir)
             if cgroup:
-                _remove_cgroup(cgroup)
+                remove_cgroup(cgroup)
         return result
 
     def _environment(self, workdir: str) -> dict[str, str]:
@@ -312,8 +314,7 @@ class Sandbox:
             status = None
             deadline = started + self.limits.wall_seconds
             budget = self.limits.disk_bytes
-            next_open_files_check = started + _OPEN_FILES_CHECK_S
-            free_at_start = _free_bytes(workdir)
+            disk = DiskBudget(workdir, budget, process.pid) if budget else None
             while process.poll() is None:
                 if cancel is not None and cancel.is_set():
                     status = "cancelled"
@@ -322,21 +323,13 @@ class Sandbox:
                 if now > deadline:
                     status = "timeout"
                     break
-                if budget:
-                    used, complete = _tree_bytes(workdir, budget)
-                    dropped = free_at_start - _free_bytes(workdir)
-                    if used <= budget and (dropped > budget or now >= next_open_files_check):
-                        used += _deleted_open_bytes(process.pid)
-                        next_open_files_check = now + _OPEN_FILES_CHECK_S
-                    if not complete:  # a folder hidden from the count: trust the free space instead
-                        used = max(used, dropped)
-                    if used > budget:
-                        status = "disk"
-                        break
+                if disk is not None and disk.exceeded(now):
+                    status = "disk"
+                    break
                 time.sleep(_POLL_S)
             if status is not None:
-                _stop(process)
-            _kill_group(process)
+                stop(process)
+            kill_group(process)
             process.wait()
             with _live_lock:
                 _live_processes.pop(workdir, None)
@@ -387,151 +380,12 @@ def _read_back(workdir: str, relative: str) -> str | None:
         return io.TextIOWrapper(raw, encoding="utf-8", errors="replace").read(1 << 20)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    """Ask the launcher to kill the run (it reaps what detached from the process group), then wait a
-    little; `_kill_group` follows in any case."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        process.send_signal(signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        process.wait(timeout=2)
-
-
-def _tree_bytes(root: str, budget: int) -> tuple[int, bool]:
-    """Disk used under `root`, links not followed, each entry at least a block, and whether every
-    folder could be read; stops counting once past `budget`. A folder the code made unreadable is
-    not opened up while it runs: it could swap the folder for a link by then."""
-    total, complete = 0, True
-    folders = [root]
-    while folders:
-        try:
-            entries = list(os.scandir(folders.pop()))
-        except FileNotFoundError:
-            continue
-        except OSError:
-            complete = False
-            continue
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-            except OSError:
-                continue
-            total += max(info.st_blocks * 512, _MIN_ENTRY_BYTES)
-            if total > budget:
-                return total, complete
-            if stat.S_ISDIR(info.st_mode):
-                folders.append(entry.path)
-    return total, complete
-
-
-def _free_bytes(path: str) -> int:
-    try:
-        info = os.statvfs(path)
-    except OSError:
-        return 0
-    return info.f_bavail * info.f_frsize
-
-
-def _deleted_open_bytes(root: int) -> int:
-    """Disk held by files the run's processes deleted but keep open: no walk of the temp dir sees
-    them. Linux only (it reads /proc)."""
-    total = 0
-    seen: set[tuple[int, int]] = set()
-    for pid in _descendants(root):
-        folder = f"/proc/{pid}/fd"
-        try:
-            fds = os.listdir(folder)
-        except OSError:
-            continue
-        for fd in fds:
-            path = os.path.join(folder, fd)
-            try:
-                if not os.readlink(path).endswith(" (deleted)"):
-                    continue
-                info = os.stat(path)
-            except OSError:
-                continue
-            if stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
-                seen.add((info.st_dev, info.st_ino))
-                total += info.st_blocks * 512
-    return total
-
-
-def _descendants(root: int) -> list[int]:
-    """`root` and every process below it, from one pass over /proc (empty where there is none)."""
-    children: dict[int, list[int]] = {}
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    for name in names:
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat", "rb") as handle:
-                parent = int(handle.read().rsplit(b")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(parent, []).append(int(name))
-    found, queue = [], [root]
-    while queue:
-        pid = queue.pop()
-        found.append(pid)
-        queue.extend(children.get(pid, ()))
-    return found
-
-
 def _inside_dir(root: str, relative: str) -> str:
     """`root/relative`, refusing absolute paths and `..` that would escape the temp dir."""
     target = os.path.realpath(os.path.join(root, relative))
     if os.path.isabs(relative) or not target.startswith(root + os.sep):
         raise ValueError(f"sandbox file {relative!r} is outside the sandbox")
     return target
-
-
-def _kill_group(process: subprocess.Popen[bytes]) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(process.pid, signal.SIGKILL)
-
-
-def _remove(workdir: str) -> None:
-    """Delete the temp dir, first giving back write permission the code may have taken away; never
-    through a link (`os.walk` lists links to folders among the folders), which could point anywhere."""
-    with contextlib.suppress(OSError):
-        if not os.path.islink(workdir):
-            os.chmod(workdir, 0o700)
-    for folder, dirs, _ in os.walk(workdir):
-        for name in dirs:
-            path = os.path.join(folder, name)
-            if os.path.islink(path):
-                continue
-            with contextlib.suppress(OSError):
-                os.chmod(path, 0o700)
-    shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _kill_members(cgroup: str) -> None:
-    """SIGKILL every process left in a run's cgroup, whatever session or parent it moved to."""
-    try:
-        with open(os.path.join(cgroup, "cgroup.procs"), encoding="ascii") as handle:
-            pids = [int(pid) for pid in handle.read().split()]
-    except (OSError, ValueError):
-        return
-    for pid in pids:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def _remove_cgroup(path: str) -> None:
-    """Remove a run's cgroup, killing what is still in it; the kernel may take a moment to reap."""
-    for _ in range(40):
-        _kill_members(path)
-        try:
-            os.rmdir(path)
-            return
-        except FileNotFoundError:
-            return
-        except OSError:
-            time.sleep(0.025)
 
 
 @atexit.register
@@ -550,11 +404,11 @@ def _clean_up_live_runs() -> None:
     for process in processes:
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(timeout=max(deadline - time.monotonic(), 0))
-        _kill_group(process)
+        kill_group(process)
     for workdir, cgroup in runs:
-        _remove(workdir)
+        remove_tree(workdir)
         if cgroup:
-            _remove_cgroup(cgroup)
+            remove_cgroup(cgroup)
 
 
 _swept = threading.Event()
@@ -571,12 +425,12 @@ def _sweep_orphans() -> None:
     for pattern in patterns:
         for path in glob.glob(pattern):
             owner = os.path.basename(path)[len(_PREFIX) :].split("-", 1)[0]
-            if not owner.isdigit() or _alive(int(owner)):
+            if not owner.isdigit() or process_alive(int(owner)):
                 continue
             if path.startswith(tempfile.gettempdir()):
-                _remove(path)
+                remove_tree(path)
             else:
-                _remove_cgroup(path)
+                remove_cgroup(path)
 
 
 def _hide_own_proc_files() -> None:
@@ -587,13 +441,3 @@ def _hide_own_proc_files() -> None:
     PR_SET_DUMPABLE = 4
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

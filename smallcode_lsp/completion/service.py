@@ -16,12 +16,13 @@ from typing import TYPE_CHECKING
 
 import tree_sitter
 
-from smallcode_lsp.completion import syntax_fit
+from smallcode_lsp.completion import name_fit, syntax_fit
 from smallcode_lsp.completion.shape import decide_block
 from smallcode_lsp.config import Settings
 from smallcode_lsp.context.assemble import gather_snippets
 from smallcode_lsp.context.prompt import PackedContext, display_path, pack_snippets
 from smallcode_lsp.engine import postprocess
+from smallcode_lsp.engine.router import AnswerChecks
 from smallcode_lsp.index.languages import language_for_path
 
 if TYPE_CHECKING:
@@ -67,20 +68,10 @@ class Suggestion:
     context: PackedContext | None = None  # the cross-file snippets in the local prompt
     refine: Callable[[str], tuple[str, int]] | None = None
     stop_check: Callable[[str], bool] | None = None
-    # Whether the local answer leaves a syntax error at the cursor (syntax_fit.py); a parse, so it
-    # runs only when the router asks, once.
-    syntax_probe: Callable[[], bool | None] | None = None
-    _breaks_syntax: list[bool | None] = field(default_factory=list, repr=False)
-
-    def breaks_syntax(self) -> bool | None:
-        if not self._breaks_syntax:
-            self._breaks_syntax.append(self.syntax_probe() if self.syntax_probe else None)
-        return self._breaks_syntax[0]
-
-    @property
-    def syntax_verdict(self) -> bool | None:
-        """breaks_syntax() if the router already asked for it, else None (not checked)."""
-        return self._breaks_syntax[0] if self._breaks_syntax else None
+    # Parses of the local answer in place (syntax_fit.py, name_fit.py): the router runs them only
+    # when it reaches a rule that needs them, and what they found is kept for the status.
+    check_answer: Callable[[], AnswerChecks] | None = None
+    local_checks: AnswerChecks | None = None  # None: not run
 
     @property
     def cloud_context(self) -> str:
@@ -223,8 +214,11 @@ class Completer:
         # An empty text is still returned: its measurements tell the caller what the model did.
         text, replace_chars = refine(generation.text)
 
-        def syntax_probe() -> bool | None:
-            return syntax_fit.breaks_syntax(lines, request.line, request.column, text, replace_chars, spec)
+        def check_answer() -> AnswerChecks:
+            position = (lines, request.line, request.column, text, replace_chars, spec)
+            known = self.sources.index.definitions if self.sources else None
+            names = name_fit.unknown_names(*position, lambda name: bool(known and known(name)))
+            return AnswerChecks(syntax_fit.breaks_syntax(*position), None if names is None else len(names))
 
         return Suggestion(
             text=text,
@@ -234,7 +228,7 @@ class Completer:
             context=packed,
             refine=refine,
             stop_check=should_stop,
-            syntax_probe=syntax_probe,
+            check_answer=check_answer,
             block=block,
             logprobs=generation.logprobs,
             finish_reason=generation.finish_reason,

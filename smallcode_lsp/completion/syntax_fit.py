@@ -48,14 +48,20 @@ def _starts_top_level(text: str) -> bool:
     return bool(text) and text[0] not in " \t#)]}"
 
 
-def _python_breaks(lines: list[str], first: int, last: int) -> bool | None:
+def python_region(lines: list[str], first: int, last: int) -> tuple[int, str]:
+    """The first line and the source of the top-level statements that lines first..last belong to:
+    small enough to compile per request, whole enough that the answer's scope is all there."""
     start = first
     while start > 0 and not _starts_top_level(lines[start]):
         start -= 1
     end = last + 1
     while end < len(lines) and not _starts_top_level(lines[end]):
         end += 1
-    source = "\n".join(lines[start:end])
+    return start, "\n".join(lines[start:end])
+
+
+def _python_breaks(lines: list[str], first: int, last: int) -> bool | None:
+    start, source = python_region(lines, first, last)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escape sequences and the like are not errors

@@ -5,10 +5,12 @@ with the local answer standing on any failure:
 - confidence: the mean token log-probability of the local answer is below
   `cloud.confidenceThreshold`, or its least likely token is below `cloud.minLogprobThreshold` (or
   the local model produced nothing);
-- syntax: the local answer leaves a syntax error at the cursor (`cloud.escalateOnSyntaxError`), a
-  mistake the model can be sure of and a parser sees at once;
 - scope: the definitions the cursor needs come from at least `cloud.multiFileThreshold` other
-  files (0 turns this off), the cross-file case where a small model is weakest.
+  files (0 turns this off), the cross-file case where a small model is weakest;
+- the answer in place: it leaves a syntax error at the cursor (`cloud.escalateOnSyntaxError`) or
+  reads a name nothing defines (`cloud.escalateOnUnknownName`), mistakes the model can be sure of
+  and a parser sees at once. These parse the document, so they run last, only when every cheaper
+  rule kept the answer local.
 Nothing is ever sent without a configured endpoint, from a secret-looking file, from a path matching
 `cloud.neverSend`, while the circuit is open, or once the day's `cloud.dailyTokenBudget` is spent.
 The routing log holds signals and outcomes, never code.
@@ -23,6 +25,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -41,21 +44,30 @@ class Signals:
     first_logprob: float | None
     tokens: int
     scope_files: int = 0  # other files the needed definitions come from
-    breaks_syntax: bool | None = None  # None: not checked (language without a checker, huge file)
 
     @classmethod
-    def of(cls, logprobs: list[float], scope_files: int = 0, breaks_syntax: bool | None = None) -> Signals:
+    def of(cls, logprobs: list[float], scope_files: int = 0) -> Signals:
         if not logprobs:
-            return cls(None, None, None, 0, scope_files, breaks_syntax)
+            return cls(None, None, None, 0, scope_files)
         mean = sum(logprobs) / len(logprobs)
         first = round(logprobs[0], 4)
-        return cls(round(mean, 4), round(min(logprobs), 4), first, len(logprobs), scope_files, breaks_syntax)
+        return cls(round(mean, 4), round(min(logprobs), 4), first, len(logprobs), scope_files)
+
+
+@dataclass(frozen=True)
+class AnswerChecks:
+    """What parsing the local answer in place says (None: not checked: no checker for the language,
+    a huge file, or the check could not run)."""
+
+    breaks_syntax: bool | None = None
+    unknown_names: int | None = None  # how many; the names are code, so they are never logged
 
 
 @dataclass(frozen=True)
 class Decision:
     route: str  # local | cloud
     reason: str
+    checks: AnswerChecks | None = None  # set when the answer was parsed to decide
 
 
 def never_send(path: str, settings: CloudSettings, roots: list[str]) -> bool:
@@ -86,7 +98,10 @@ class Router:
         roots: list[str],
         circuit_open: bool,
         budget_spent: bool = False,
+        checks: Callable[[], AnswerChecks] | None = None,
     ) -> Decision:
+        """Where an inline completion goes; `checks` parses the local answer and is called only
+        when a cheaper rule has not decided already and a check is switched on."""
         if not self.settings.endpoint:
             return Decision("local", "no endpoint")
         if never_send(path, self.settings, roots):
@@ -100,12 +115,18 @@ class Router:
             return Decision("cloud", "low confidence" if signals.tokens else "no local answer")
         if signals.min_logprob is not None and signals.min_logprob < self.settings.min_logprob_threshold:
             return Decision("cloud", "an unlikely token")
-        if signals.breaks_syntax and self.settings.escalate_on_syntax_error:
-            return Decision("cloud", "local answer breaks syntax")
         threshold = self.settings.multi_file_threshold
         if threshold > 0 and signals.scope_files >= threshold:
             return Decision("cloud", "multi-file scope")
-        return Decision("local", "confident")
+        syntax, names = self.settings.escalate_on_syntax_error, self.settings.escalate_on_unknown_name
+        if checks is None or not (syntax or names):
+            return Decision("local", "confident")
+        found = checks()
+        if syntax and found.breaks_syntax:
+            return Decision("cloud", "local answer breaks syntax", found)
+        if names and found.unknown_names:
+            return Decision("cloud", "local answer reads an unknown name", found)
+        return Decision("local", "confident", found)
 
     def record(self, kind: str, decision: Decision, signals: Signals, outcome: str, seconds: float) -> None:
         """Append one decision to the routing log (JSON lines): signals and outcome, never code."""
@@ -119,6 +140,7 @@ class Router:
             "outcome": outcome,
             "seconds": round(seconds, 4),
             **asdict(signals),
+            **asdict(decision.checks or AnswerChecks()),
         }
         line = json.dumps(entry) + "\n"
         with self._lock:

@@ -61,16 +61,18 @@ class CloudDispatch:
     def scrubbed(self, text: str) -> str:
         """`text` with credentials replaced, counted under `route.scrubbed`: nothing leaves unscrubbed."""
         clean, hidden = scrub(text)
-        if hidden:
-            self.ls.counters["route.scrubbed"] += hidden
+        self._count_scrubbed(hidden)
         return clean
 
     def scrubbed_around_cursor(self, before: str, after: str) -> tuple[str, str]:
         """`scrubbed` for the two sides of the cursor: a key the cursor is inside goes from both."""
         before, after, hidden = scrub_around_cursor(before, after)
+        self._count_scrubbed(hidden)
+        return before, after
+
+    def _count_scrubbed(self, hidden: int) -> None:
         if hidden:
             self.ls.counters["route.scrubbed"] += hidden
-        return before, after
 
     def charge(self, answer: CloudAnswer) -> None:
         """Count an answer's tokens (prompt and answer) against the day's budget."""
@@ -101,14 +103,15 @@ async def maybe_escalate(
 ) -> Suggestion:
     """`suggestion`, or the cloud's answer in its place when the router sends this request there."""
     dispatch = dispatch_for(ls)
-    # The parse runs only where its answer can change the route.
-    check_syntax = bool(ls.settings.cloud.endpoint) and ls.settings.cloud.escalate_on_syntax_error
-    breaks_syntax = suggestion.breaks_syntax() if check_syntax and suggestion.text else None
-    signals = Signals.of(suggestion.logprobs, suggestion.scope_files, breaks_syntax)
+    signals = Signals.of(suggestion.logprobs, suggestion.scope_files)
     client = dispatch.client
     circuit_open = client is None or not client.breaker.allows()
     roots = [str(r) for r in ls.roots]
-    decision = dispatch.router.decide_inline(path, signals, roots, circuit_open, not dispatch.budget.allows())
+    checks = suggestion.check_answer if suggestion.text else None
+    decision = dispatch.router.decide_inline(
+        path, signals, roots, circuit_open, not dispatch.budget.allows(), checks
+    )
+    suggestion.local_checks = decision.checks
     ls.counters[f"route.{decision.route}"] += 1
     if decision.route == "local" or client is None or suggestion.refine is None:
         dispatch.router.record("inline", decision, signals, "local", time.perf_counter() - started)

@@ -22,6 +22,8 @@ from typing import Any, BinaryIO
 
 from lsprotocol import types
 
+from smallcode_lsp.process_tree import descendants, process_alive
+
 log = logging.getLogger(__name__)
 
 PARENT_POLL_S = 1.0
@@ -71,22 +73,6 @@ class _EofExit:
         return data
 
 
-def process_alive(pid: int) -> bool:
-    """Whether `pid` runs (a zombie waiting for its parent to reap it counts as dead)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass  # exists, owned by someone else
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            state = handle.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (not Linux): kill(0) said it exists
-    return state not in (b"Z", b"X")
-
-
 def _watch_editor(server: Any) -> None:
     """Poll the editor's process id (known once `initialize` arrived); exit when it is gone."""
     stop = threading.Event()
@@ -94,33 +80,6 @@ def _watch_editor(server: Any) -> None:
         pid = getattr(server, "process_id", None)
         if isinstance(pid, int) and pid > 0 and pid != os.getpid() and not process_alive(pid):
             exit_now(server, exit_code(server), f"the editor (process {pid}) is gone")
-
-
-def _children_by_parent() -> dict[int, list[int]]:
-    children: dict[int, list[int]] = {}
-    with contextlib.suppress(OSError):
-        for name in os.listdir("/proc"):
-            if not name.isdigit():
-                continue
-            try:
-                with open(f"/proc/{name}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            children.setdefault(int(fields[1]), []).append(int(name))
-    return children
-
-
-def descendants(pid: int | None = None) -> list[int]:
-    """Every process below `pid` (default: this one), read from /proc; empty where there is none."""
-    tree = _children_by_parent()
-    found: list[int] = []
-    stack = [os.getpid() if pid is None else pid]
-    while stack:
-        for child in tree.get(stack.pop(), []):
-            found.append(child)
-            stack.append(child)
-    return found
 
 
 def kill_descendants() -> list[int]:

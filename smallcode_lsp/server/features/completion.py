@@ -117,6 +117,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     suggestion = await maybe_escalate(ls, path, suggestion, started)
     ls.counters["completion.promptTokens"] += suggestion.prompt_tokens
     ls.counters["completion.reusedPromptTokens"] += suggestion.reused_prompt_tokens
+    checks = suggestion.local_checks
     ls.last_completion = {
         "promptTokens": suggestion.prompt_tokens,
         "reusedPromptTokens": suggestion.reused_prompt_tokens,
@@ -125,7 +126,9 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         "minLogprob": round(min(suggestion.logprobs), 4) if suggestion.logprobs else None,
         "firstLogprob": round(suggestion.logprobs[0], 4) if suggestion.logprobs else None,
         "source": suggestion.source,
-        "breaksSyntax": suggestion.syntax_verdict,  # None: not checked (no endpoint)
+        # What parsing the local answer found (None: not checked; only the router asks).
+        "breaksSyntax": checks.breaks_syntax if checks else None,
+        "unknownNames": checks.unknown_names if checks else None,
         "contextSnippets": suggestion.context_snippets,
         "block": suggestion.block,
         "seconds": round(suggestion.seconds, 4),
