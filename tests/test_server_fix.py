@@ -7,6 +7,8 @@ path, with scripted model turns and the real sandbox, is in test_agent_fix.py.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
@@ -309,3 +311,53 @@ async def test_tests_the_local_model_cannot_write_come_from_the_cloud_labelled(
             assert [r["path"] for r in endpoint.requests] == ["/v1/chat/completions"]
         finally:
             await stop_server(client)
+
+
+CROSS_FILE = (
+    "from alpha import scale\nfrom beta import offset\nfrom gamma import clamp\n\n\n"
+    "def adjust(x):\n    return clamp(scale(x) + offset(x)\n"
+)
+
+
+@pytest.mark.parametrize("mode", ["ok", "500"])
+async def test_a_fix_whose_code_uses_three_other_files_asks_the_cloud_first(tmp_path, tiny_model_path, mode):
+    """Scope: the broken function calls definitions from three other files (cloud.multiFileThreshold's
+    default), so the cloud's turn comes before the local model's; when the cloud fails, the local
+    turn still follows."""
+    from tests.fake_endpoint import FakeEndpoint
+
+    root = tmp_path / "ws"
+    root.mkdir()
+    for name, body in [("alpha", "scale(x):\n    return 2 * x"), ("beta", "offset(x):\n    return 1")]:
+        (root / f"{name}.py").write_text(f"def {body}\n")
+    (root / "gamma.py").write_text("def clamp(x):\n    return max(0, min(x, 10))\n")
+    (root / "app.py").write_text(CROSS_FILE)
+    with FakeEndpoint(mode) as endpoint:
+        endpoint.chat_answer = "```python\ndef adjust(x):\n    return clamp(scale(x) + offset(x))\n```\n"
+        options = {
+            "model": {"path": str(tiny_model_path)},
+            "agent": {"maxAttempts": 1, "maxTokens": 48},
+            "cloud": {"endpoint": endpoint.url},
+        }
+        client = await start_server(root, tmp_path / "cache", options)
+        try:
+            assert (await wait_for_model(client))["model"]["state"] == "ready"
+            await wait_until(client, lambda s: s["index"]["state"] == "ready")
+            doc_uri = open_document(client, root / "app.py", CROSS_FILE)
+            result = await client.workspace_execute_command_async(
+                types.ExecuteCommandParams(
+                    command="smallcode.fix",
+                    arguments=[{"uri": doc_uri, "position": {"line": 6, "character": 0}}],
+                )
+            )
+            assert [r["path"] for r in endpoint.requests] == ["/v1/chat/completions"]
+            if mode == "ok":
+                assert result["attempts"] == 1 and result["verified"] is True, result
+                assert result["title"].startswith("Fix [cloud model]")
+            else:
+                assert result["attempts"] == 2 and result["verified"] is False  # then the local turn
+        finally:
+            await stop_server(client)
+    log_lines = (tmp_path / "cache" / "routing.jsonl").read_text().splitlines()
+    entry = json.loads(log_lines[0])
+    assert (entry["kind"], entry["reason"], entry["scope_files"]) == ("fix", "multi-file scope", 3)

@@ -10,7 +10,7 @@ import functools
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,7 @@ from smallcode_lsp.agent.tests import (
 from smallcode_lsp.config import AgentSettings, IndexSettings
 from smallcode_lsp.context.retrieve import identifiers_near_cursor
 from smallcode_lsp.context.skeleton import flush_left, snippet_text
+from smallcode_lsp.index.chunker import Chunk
 from smallcode_lsp.index.files import is_secret_path, iter_source_files
 from smallcode_lsp.index.languages import language_for_path
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
@@ -141,9 +142,27 @@ class AgentService:
     def definitions(self, path: str, code: str) -> str:
         """Signatures of workspace definitions that `code` names, from the index (not `path`'s own
         definitions that the code already shows)."""
-        if self.index is None:
-            return ""
         parts: list[str] = []
+        for chunk in self._named_definitions(path, code):
+            text = snippet_text(flush_left(chunk.text, chunk.start_col), chunk.path, MAX_DEFINITION_LINES)
+            parts.append(text.rstrip())
+            if len(parts) >= MAX_DEFINITIONS:
+                break
+        return "\n\n".join(parts)
+
+    def fix_scope(self, request: FixRequest) -> int:
+        """How many other files define what the code to fix uses: the router's scope signal."""
+        spec = language_for_path(request.path)
+        target = find_target(request.document, spec, request.path, request.problem.line)
+        files = {chunk.path for chunk in self._named_definitions(request.path, target.text)}
+        files.discard(request.path)
+        return len(files)
+
+    def _named_definitions(self, path: str, code: str) -> Iterator[Chunk]:
+        """Index definitions (at most two per name) of the names in `code`, each once, without the
+        ones `code` itself shows."""
+        if self.index is None:
+            return
         seen: set[tuple[str, int]] = set()
         for name in identifiers_near_cursor(code, "", max_chars=len(code)):
             for chunk in self.index.definitions(name)[:2]:
@@ -151,11 +170,7 @@ class AgentService:
                 if key in seen or (chunk.path == path and chunk.text in code):
                     continue
                 seen.add(key)
-                text = snippet_text(flush_left(chunk.text, chunk.start_col), chunk.path, MAX_DEFINITION_LINES)
-                parts.append(text.rstrip())
-            if len(parts) >= MAX_DEFINITIONS:
-                break
-        return "\n\n".join(parts)
+                yield chunk
 
     def checker(self) -> Checker:
         """Checks for one request: the workspace is copied from disk at most once per request, the

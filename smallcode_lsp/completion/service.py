@@ -216,8 +216,9 @@ class Completer:
 
         def check_answer() -> AnswerChecks:
             position = (lines, request.line, request.column, text, replace_chars, spec)
-            known = self.sources.index.definitions if self.sources else None
-            names = name_fit.unknown_names(*position, lambda name: bool(known and known(name)))
+            index = self.sources.index if self.sources else None
+            in_workspace = (lambda name: bool(index.definitions(name))) if index else None
+            names = name_fit.unknown_names(*position, in_workspace)
             return AnswerChecks(syntax_fit.breaks_syntax(*position), None if names is None else len(names))
 
         return Suggestion(

@@ -174,9 +174,21 @@ CLOUD_AGENT_ATTEMPTS = 1  # turns the cloud gets after every local turn of a fix
 class AgentEscalation:
     """The `generate` of a fix or of test writing: local turns first; the turns past
     `local_attempts` go to the cloud (scrubbed) when an endpoint is set, the file may be sent, the
-    circuit is closed and today's budget allows. Those turns are verified like any other."""
+    circuit is closed and today's budget allows. Those turns are verified like any other.
 
-    def __init__(self, ls: SmallCodeServer, path: str, local, local_attempts: int, kind: str = "fix") -> None:
+    When the code to fix uses definitions from at least `cloud.multiFileThreshold` other files
+    (`scope_files`), the cloud turn comes first instead: cross-file fixes are where the small model
+    fails most, and its turns still follow if the cloud's answer does not verify."""
+
+    def __init__(
+        self,
+        ls: SmallCodeServer,
+        path: str,
+        local,
+        local_attempts: int,
+        kind: str = "fix",
+        scope_files: int = 0,
+    ) -> None:
         self.ls = ls
         self.local = local
         self.local_attempts = local_attempts
@@ -186,23 +198,30 @@ class AgentEscalation:
         roots = [str(r) for r in ls.roots]
         self.allowed = dispatch.usable() and not never_send(path, ls.settings.cloud, roots)
         self.extra_attempts = CLOUD_AGENT_ATTEMPTS if self.allowed else 0
+        threshold = ls.settings.cloud.multi_file_threshold
+        self.cloud_first = self.allowed and threshold > 0 and scope_files >= threshold
+        self.scope_files = scope_files
         self.last_source = "local"
 
     def is_cloud_attempt(self, attempt: int) -> bool:
-        return self.allowed and attempt > self.local_attempts
+        if not self.allowed:
+            return False
+        return attempt <= CLOUD_AGENT_ATTEMPTS if self.cloud_first else attempt > self.local_attempts
 
     def __call__(self, messages, cancel, attempt: int) -> str:
         client = self.dispatch.client
         if not self.is_cloud_attempt(attempt) or client is None:
             self.last_source = "local"
-            return self.local(messages, cancel, attempt)
+            # The local turns keep their own numbering (the first is greedy) after a cloud turn.
+            local_attempt = attempt - CLOUD_AGENT_ATTEMPTS if self.cloud_first else attempt
+            return self.local(messages, cancel, max(local_attempt, 1))
         started = time.perf_counter()
-        signals = Signals(None, None, None, 0)
+        signals = Signals(None, None, None, 0, self.scope_files)
         if not self.dispatch.usable():  # the circuit opened or the budget ran out meanwhile
             decision = Decision("local", "circuit open or budget spent")
             self.dispatch.router.record(self.kind, decision, signals, "skipped", 0.0)
             return ""
-        decision = Decision("cloud", "local attempts failed")
+        decision = Decision("cloud", "multi-file scope" if self.cloud_first else "local attempts failed")
         sent = [{"role": m.role, "content": self.dispatch.scrubbed(m.content)} for m in messages]
         self.ls.counters[f"route.{self.kind}Cloud"] += 1
         self.last_source = "cloud"

@@ -208,7 +208,10 @@ async def run_fix(ls: SmallCodeServer, args: Sequence[Any]) -> dict[str, Any]:
     ls.counters["fix.requests"] += 1
     progress = _Progress(ls, "SmallCode: fixing")
     request = FixRequest(path=path, document=text, problem=problem)
-    generate = AgentEscalation(ls, path, _generate_on_model_thread(ls), ls.settings.agent.max_attempts)
+    scope = await _fix_scope(ls, service, request)
+    generate = AgentEscalation(
+        ls, path, _generate_on_model_thread(ls), ls.settings.agent.max_attempts, scope_files=scope
+    )
     try:
         result = await _in_worker(
             progress, service.fix, request, generate, extra_attempts=generate.extra_attempts
@@ -373,3 +376,15 @@ def register(server: SmallCodeServer) -> None:
     @server.command(GENERATE_TESTS)
     async def on_generate_tests(ls: SmallCodeServer, *args: Any) -> dict[str, Any]:
         return await run_generate_tests(ls, args)
+
+
+async def _fix_scope(ls: SmallCodeServer, service: AgentService, request: FixRequest) -> int:
+    """The router's scope signal for a fix: a parse and index lookups, so off the event loop and
+    only when an endpoint could take the fix; 0 when it cannot be worked out."""
+    if not ls.settings.cloud.endpoint:
+        return 0
+    try:
+        return await asyncio.to_thread(service.fix_scope, request)
+    except Exception:  # a scope it cannot work out must not cost the fix
+        log.exception("the fix's scope could not be worked out")
+        return 0
