@@ -185,3 +185,23 @@ def test_parallel_build_matches_serial(tmp_path: Path) -> None:
     assert sorted(serial.all_chunks(), key=key) == sorted(parallel.all_chunks(), key=key)
     serial.close()
     parallel.close()
+
+
+def test_the_files_on_disk_stay_bounded_however_often_a_file_is_saved(tmp_path: Path) -> None:
+    """A long session re-saves the same files thousands of times: the index is one row per file, and
+    its write-ahead log must not stay at SQLite's default high-water mark (4 MB for a 40 KB index)."""
+    from smallcode_lsp.index.chunker import chunk_source
+    from smallcode_lsp.index.store import WAL_SIZE_LIMIT, FileRecord
+
+    source = Path(__file__).read_bytes()
+    chunks = chunk_source(source, language_for_path("t.py"), "/w/t.py")
+    store = IndexStore(tmp_path / "idx.sqlite")
+    sizes = []
+    for save in range(1, 601):
+        assert store.write([(FileRecord("/w/t.py", save, len(source), f"hash{save}"), chunks)])
+        if save % 100 == 0:
+            sizes.append(sum(p.stat().st_size for p in tmp_path.iterdir()))
+    store.close()
+    data = (tmp_path / "idx.sqlite").stat().st_size
+    assert max(sizes) <= data + WAL_SIZE_LIMIT + (64 << 10), sizes  # + the shared-memory index
+    assert sizes[-1] <= sizes[1] * 1.05, sizes  # flat, not one more copy per save
