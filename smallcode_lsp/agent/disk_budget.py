@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 
 from smallcode_lsp.process_tree import descendants
 
-OPEN_FILES_CHECK_S = 0.25  # how often the deleted-but-open files are counted
+# How often the deleted-but-open files are counted (a /proc scan), unless the free space of the temp
+# dir's file system drops by more than the budget first.
+OPEN_FILES_CHECK_S = 0.25
 MIN_ENTRY_BYTES = 4096  # each file or folder costs at least a block, empty or not
 
 
@@ -24,7 +27,7 @@ class DiskBudget:
         self.limit = limit
         self.pid = pid
         self.free_at_start = free_bytes(workdir)
-        self.next_open_files_check = 0.0
+        self.next_open_files_check = time.perf_counter() + OPEN_FILES_CHECK_S
 
     def exceeded(self, now: float) -> bool:
         """Whether the run has used more than `limit` bytes; `now` is a perf_counter reading."""

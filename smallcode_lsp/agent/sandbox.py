@@ -60,8 +60,6 @@ _live_lock = threading.Lock()
 _live_processes: dict[str, subprocess.Popen[bytes]] = {}
 _SETUP_FAILED = 125
 _POLL_S = 0.05
-# How often the run's deleted-but-open files are counted (a /proc scan), unless the free space of
-# the temp dir's filesystem drops by more than the budget first.
 
 # Paths under HOME that hold credentials; hidden inside the sandbox whatever the code asks for.
 SECRET_HOME_PATHS = (

@@ -216,10 +216,13 @@ class Completer:
 
         def check_answer() -> AnswerChecks:
             position = (lines, request.line, request.column, text, replace_chars, spec)
+            broken = syntax_fit.breaks_syntax(*position)
+            if broken:  # name_fit would compile the same code again only to fail: not checked
+                return AnswerChecks(broken, None)
             index = self.sources.index if self.sources else None
             in_workspace = (lambda name: bool(index.definitions(name))) if index else None
             names = name_fit.unknown_names(*position, in_workspace)
-            return AnswerChecks(syntax_fit.breaks_syntax(*position), None if names is None else len(names))
+            return AnswerChecks(broken, None if names is None else len(names))
 
         return Suggestion(
             text=text,
