@@ -90,6 +90,10 @@ class CloudSettings:
     # Escalate when the local answer reads a name that nothing defines (completion/name_fit.py): an
     # invented variable or helper, which no parser sees.
     escalate_on_unknown_name: bool = True
+    # Run the docstring examples of the Python function the answer lands in (sandboxed, for at most
+    # a second and never past half of what `timeout_ms` leaves): failing ones escalate, passing ones
+    # keep the answer local (agent/example_check.py). Only with an endpoint, when it can matter.
+    check_examples: bool = True
     daily_token_budget: int = 0  # prompt + answer tokens sent per local day; 0 = no limit
 
 
@@ -207,6 +211,7 @@ _SCHEMA: dict[str, tuple[str, str, Callable[[Any], Any]]] = {
     "cloud.dailyTokenBudget": ("cloud", "daily_token_budget", _positive_int(0, 10**12)),
     "cloud.escalateOnSyntaxError": ("cloud", "escalate_on_syntax_error", _bool),
     "cloud.escalateOnUnknownName": ("cloud", "escalate_on_unknown_name", _bool),
+    "cloud.checkExamples": ("cloud", "check_examples", _bool),
     "agent.maxAttempts": ("agent", "max_attempts", _positive_int(1, 10)),
     "agent.offerUnverified": ("agent", "offer_unverified", _bool),
     "agent.timeoutSeconds": ("agent", "timeout_seconds", _positive_int(1, 3600)),

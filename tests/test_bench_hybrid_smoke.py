@@ -78,3 +78,31 @@ def test_answers_reading_unknown_names_are_sent_with_the_names_signal() -> None:
         "pass_at_1": round(2 / 3, 4),
     }
     assert hybrid.curve(local, cloud, by=("syntax",))[0]["cloud_fraction"] == round(1 / 3, 4)
+
+
+def test_failing_examples_send_and_passing_ones_keep_an_unsure_answer() -> None:
+    local = [
+        {
+            "local_mean_logprob": -0.01,
+            "local_min_logprob": -0.1,
+            "passed": False,
+            "local_examples_pass": False,
+        },
+        {"local_mean_logprob": -3.0, "local_min_logprob": -5.0, "passed": True, "local_examples_pass": True},
+        {"local_mean_logprob": -3.0, "local_min_logprob": -5.0, "passed": False, "local_examples_pass": None},
+    ]
+    cloud = [{"passed": True}, {"passed": False}, {"passed": True}]
+    by = ("examples", "syntax")
+    assert [hybrid.routed(r, by, -1.0, -2.0) for r in local] == [True, False, True]
+    assert [hybrid.routed(r, ("syntax",), -1.0, -2.0) for r in local] == [False, True, True]
+    points = hybrid.curve(local, cloud, "mean", by)
+    assert points[-1] == {
+        "threshold": round(-0.01 + 1e-6, 4),
+        "cloud_fraction": round(2 / 3, 4),
+        "pass_at_1": 1.0,
+    }
+    best = hybrid.grid_best(local, cloud, by, [0, 1, 2], max_sent=0.7)
+    assert best is not None and best["pass_at_1"] == 1.0 and best["cloud_fraction"] == round(2 / 3, 4)
+    splits = hybrid.out_of_sample(local * 2, cloud * 2, by, max_sent=0.7)
+    assert [s["chosen_on"] for s in splits] == ["even", "odd"]
+    assert all(s["result"]["cloud_fraction"] <= 1.0 for s in splits)

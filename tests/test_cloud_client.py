@@ -263,3 +263,22 @@ def test_the_answer_is_parsed_only_when_no_cheaper_rule_decided() -> None:
     assert calls == []
     assert on.decide_inline("a.py", sure, [], False, checks=checks).route == "cloud"
     assert calls == [1]
+
+
+def test_the_examples_verdict_outranks_confidence_but_not_what_keeps_a_file_home(tmp_path) -> None:
+    settings = CloudSettings(endpoint="http://x", confidence_threshold=-1.0, never_send=("private/*",))
+    router = Router(settings, None)
+    roots = [str(tmp_path)]
+    unsure, sure = Signals.of([-3.0, -2.0]), Signals.of([-0.1, -0.2])
+    path = str(tmp_path / "app.py")
+    passed = router.decide_inline(path, unsure, roots, False, examples=True)
+    assert (passed.route, passed.reason) == ("local", "local answer passes its examples")
+    assert passed.checks is not None and passed.checks.examples_pass is True
+    failed = router.decide_inline(path, sure, roots, False, examples=False)
+    assert (failed.route, failed.reason) == ("cloud", "local answer fails its examples")
+    assert router.decide_inline(path, sure, roots, False, examples=None).route == "local"
+    assert router.decide_inline(path, sure, roots, True, examples=False).reason == "circuit open"
+    secret = str(tmp_path / "private" / "app.py")
+    assert router.decide_inline(secret, sure, roots, False, examples=False).reason == "never send"
+    assert router.held_local(path, roots, False, budget_spent=True).reason == "daily token budget spent"
+    assert router.held_local(path, roots, False) is None

@@ -355,3 +355,46 @@ async def test_a_real_openai_compatible_server_answers_through_the_lsp(
         assert requests.get("route.cloudServed", 0) + requests.get("route.cloudEmpty", 0) == 3
     finally:
         await stop_server(client)
+
+
+EXAMPLES_SOURCE = '''def add(a, b):
+    """The sum.
+
+    >>> add(2, 3)
+    5
+    """
+    # note:
+    return a {op} b
+
+
+if __name__ == "__main__":
+    raise SystemExit("the module's main block must not run")
+'''
+
+
+@pytest.mark.parametrize("op, route", [("+", "local"), ("-", "cloud")])
+async def test_the_functions_own_examples_decide_where_a_completion_goes(
+    tmp_path, tiny_model_path, op, route
+):
+    """At the end of a comment nothing the model types changes the code, so the examples' verdict is
+    the body's: passing examples keep the answer local though every other rule would send it
+    (threshold 0), failing ones send it, and the status and routing log say so."""
+    with FakeEndpoint() as endpoint:
+        client, root = await _session(tmp_path, tiny_model_path, endpoint, confidenceThreshold=0.0)
+        try:
+            doc = open_document(client, root / "app.py", EXAMPLES_SOURCE.format(op=op))
+            result = await inline(client, doc, 6, len("    # note:"))
+            served = result.items[0].insert_text if result.items else ""
+            last = (await status(client))["lastCompletion"]
+            counters = (await status(client))["requests"]
+        finally:
+            await stop_server(client)
+    assert last["generatedTokens"] > 0, "the tiny model answered nothing: the examples never ran"
+    assert last["examplesPass"] is (route == "local")
+    assert counters[f"route.examples{'Passed' if route == 'local' else 'Failed'}"] == 1
+    assert last["source"] == route
+    assert (served == ANSWER) is (route == "cloud")
+    assert len(endpoint.requests) == (route == "cloud")
+    entry = json.loads((tmp_path / "cache" / "routing.jsonl").read_text().splitlines()[-1])
+    assert entry["reason"] == f"local answer {'passes' if route == 'local' else 'fails'} its examples"
+    assert entry["examples_pass"] is (route == "local")

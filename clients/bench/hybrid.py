@@ -48,8 +48,10 @@ if str(REPO) not in sys.path:
 from clients.bench import agent as agent_bench  # noqa: E402
 from clients.bench.quality import ServerSession, log, resolve_model, score_humaneval  # noqa: E402
 from clients.bench.quality_tasks import humaneval_tasks  # noqa: E402
+from smallcode_lsp.agent.example_check import run_examples  # noqa: E402
+from smallcode_lsp.agent.sandbox import Sandbox  # noqa: E402
 from smallcode_lsp.completion.name_fit import unknown_names  # noqa: E402
-from smallcode_lsp.completion.syntax_fit import breaks_syntax  # noqa: E402
+from smallcode_lsp.completion.syntax_fit import breaks_syntax, insert  # noqa: E402
 from smallcode_lsp.config import CloudSettings  # noqa: E402
 from smallcode_lsp.index.languages import language_for_path  # noqa: E402
 
@@ -105,11 +107,9 @@ async def session(tasks, model: Path, cache: Path, cloud: dict[str, Any] | None,
                 "local_first_logprob": last.get("firstLogprob"),
                 "local_tokens": last.get("generatedTokens"),
                 "source": last.get("source", "local"),
+                "examples_pass_reported": last.get("examplesPass"),  # only when the router ran them
             }
             record.update(score_humaneval(task, answer["completed"], answer["text"]))
-            local_text = answer["text"] if record["source"] == "local" else None
-            record["local_breaks_syntax"] = None if local_text is None else syntax_flag(task, local_text)
-            record["local_unknown_names"] = None if local_text is None else names_flag(task, local_text)
             records.append(record)
             log(
                 f"{label} {number}/{len(tasks)} {task.hole.task_id}: {'pass' if record['passed'] else 'FAIL'}"
@@ -156,11 +156,50 @@ def names_flag(task, text: str) -> list[str]:
     return list(unknown_names(lines, row, column, text, 0, language_for_path("hole.py")) or ())
 
 
-FORCING = {"syntax": "local_breaks_syntax", "names": "local_unknown_names"}  # signals that always send
+def examples_flag(task, text: str, sandbox: Sandbox) -> bool | None:
+    """The router's examples run for a hole's local answer: the same sandboxed run of the
+    function's `>>>` examples with the answer in place (None: no examples, or they could not run).
+    The bench's time box is generous: the server's depends on what is left of `cloud.timeoutMs`."""
+    lines, row, column = _hole_position(task)
+    if not text:
+        return None
+    code = "\n".join(insert(lines, row, column, text, 0))
+    return run_examples(sandbox, "hole.py", code, row, [], 10.0).passed
+
+
+def add_flags(tasks, local: list[dict[str, Any]]) -> None:
+    """The signals that need the answer in place, computed here because the all-local session has no
+    endpoint and so its router checks nothing."""
+    sandbox = Sandbox()
+    for task, record in zip(tasks, local, strict=True):
+        text = record["text"] if record["source"] == "local" else None
+        record["local_breaks_syntax"] = None if text is None else syntax_flag(task, text)
+        record["local_unknown_names"] = None if text is None else names_flag(task, text)
+        record["local_examples_pass"] = None if text is None else examples_flag(task, text, sandbox)
+
+
+# Signals that always send: an answer that breaks syntax, reads an unknown name, fails its examples.
+FORCING = {"syntax": "local_breaks_syntax", "names": "local_unknown_names"}
 
 
 def forced(record: dict[str, Any], by: tuple[str, ...]) -> bool:
-    return any(bool(record.get(FORCING[name])) for name in by)
+    if "examples" in by and record.get("local_examples_pass") is False:
+        return True
+    return any(bool(record.get(FORCING[name])) for name in by if name in FORCING)
+
+
+def kept(record: dict[str, Any], by: tuple[str, ...]) -> bool:
+    """Passing examples keep the answer local whatever its confidence (the router's rule)."""
+    return "examples" in by and record.get("local_examples_pass") is True
+
+
+def routed(record: dict[str, Any], by: tuple[str, ...], mean: float, least: float) -> bool:
+    """Whether the router would send this answer at these two thresholds."""
+    if forced(record, by):
+        return True
+    if kept(record, by):
+        return False
+    return confidence(record, "mean") < mean or confidence(record, "min") < least
 
 
 def curve(
@@ -172,11 +211,12 @@ def curve(
     n = len(local)
     values = [confidence(r, signal) for r in local]
     forced_sent = [forced(r, by) for r in local]
+    stays = [kept(r, by) for r in local]
     cuts = sorted({v for v in values if math.isfinite(v)})
     thresholds = [-math.inf, *(c + 1e-6 for c in cuts)]
     points = []
     for threshold in thresholds:
-        sent = [v < threshold or f for v, f in zip(values, forced_sent, strict=True)]
+        sent = [f or (v < threshold and not k) for v, f, k in zip(values, forced_sent, stays, strict=True)]
         passed = sum(c["passed"] if s else r["passed"] for r, c, s in zip(local, cloud, sent, strict=True))
         points.append(
             {
@@ -186,6 +226,67 @@ def curve(
             }
         )
     return points
+
+
+def grid_best(
+    local: list[dict], cloud: list[dict], by: tuple[str, ...], rows: list[int], max_sent: float = 0.25
+) -> dict[str, Any] | None:
+    """The (mean, least likely token) thresholds that keep the most of the cloud's quality on `rows`
+    with at most `max_sent` of them sent (ties: fewer sent)."""
+    means = [-math.inf, *sorted({confidence(local[i], "mean") + 1e-6 for i in rows})]
+    leasts = [-math.inf, *sorted({confidence(local[i], "min") + 1e-6 for i in rows})]
+    best = None
+    for mean in means:
+        for least in leasts:
+            point = evaluate(local, cloud, by, rows, mean, least)
+            if point["cloud_fraction"] > max_sent:
+                continue
+            if best is None or (point["pass_at_1"], -point["cloud_fraction"]) > (
+                best["pass_at_1"],
+                -best["cloud_fraction"],
+            ):
+                best = point
+    return best
+
+
+def evaluate(
+    local: list[dict], cloud: list[dict], by: tuple[str, ...], rows: list[int], mean: float, least: float
+) -> dict[str, Any]:
+    sent = [routed(local[i], by, mean, least) for i in rows]
+    passed = sum(cloud[i]["passed"] if s else local[i]["passed"] for i, s in zip(rows, sent, strict=True))
+    cloud_passed = sum(cloud[i]["passed"] for i in rows) or 1
+    return {
+        "mean_threshold": round(mean, 4) if math.isfinite(mean) else None,
+        "min_threshold": round(least, 4) if math.isfinite(least) else None,
+        "cloud_fraction": round(sum(sent) / len(rows), 4),
+        "pass_at_1": round(passed / len(rows), 4),
+        "of_cloud": round(passed / cloud_passed, 4),
+    }
+
+
+def out_of_sample(
+    local: list[dict], cloud: list[dict], by: tuple[str, ...], max_sent: float = 0.25
+) -> list[dict[str, Any]]:
+    """Thresholds chosen on one half of the holes (even or odd positions), reported on the other:
+    what a user's own code would see, as opposed to the best point found on the same holes."""
+    n = len(local)
+    halves = {"even": list(range(0, n, 2)), "odd": list(range(1, n, 2))}
+    out = []
+    for train, test in (("even", "odd"), ("odd", "even")):
+        chosen = grid_best(local, cloud, by, halves[train], max_sent)
+        if chosen is None:
+            continue
+        mean = chosen["mean_threshold"] if chosen["mean_threshold"] is not None else -math.inf
+        least = chosen["min_threshold"] if chosen["min_threshold"] is not None else -math.inf
+        out.append(
+            {
+                "chosen_on": train,
+                "chosen": chosen,
+                "reported_on": test,
+                "result": evaluate(local, cloud, by, halves[test], mean, least),
+            }
+        )
+    return out
 
 
 def fix_part(limit: int, model: Path, cloud_model: Path, url: str, tmp: Path) -> dict[str, Any]:
@@ -259,9 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         earlier = json.loads(args.from_json.read_text())["records"]
         local, cloud = earlier["local"][: len(tasks)], earlier["cloud"][: len(tasks)]
         assert [r["task"] for r in local] == [t.hole.task_id for t in tasks], "other tasks"
-        for task, record in zip(tasks, local, strict=True):
-            record["local_breaks_syntax"] = syntax_flag(task, record["text"])
-            record["local_unknown_names"] = names_flag(task, record["text"])
+        add_flags(tasks, local)
     fix = None
     process, url = start_cloud(args.cloud_model, args.cloud_threads)
     try:
@@ -273,9 +372,11 @@ def main(argv: list[str] | None = None) -> int:
                 "timeoutMs": 120000,
                 "fimTemplate": args.cloud_fim,
                 "multiFileThreshold": 0,  # single-file tasks: scope is not the signal under test
+                "checkExamples": False,  # passing examples would keep answers home
             }
             if args.from_json is None and not args.skip_inline:
                 local = asyncio.run(session(tasks, model, cache / "local", None, "local"))
+                add_flags(tasks, local)
                 if args.reuse_cloud is not None:
                     cloud = json.loads(args.reuse_cloud.read_text())["records"]["cloud"]
                     assert [r["task"] for r in cloud] == [t.hole.task_id for t in tasks], "other tasks"
@@ -283,8 +384,9 @@ def main(argv: list[str] | None = None) -> int:
                     cloud = asyncio.run(session(tasks, model, cache / "cloud", everything, "cloud"))
             if args.check_threshold is not None and local is not None:
                 # Through the real router with its default rules (syntax included).
-                routed = {**everything, "confidenceThreshold": args.check_threshold}
-                checked = asyncio.run(session(tasks, model, cache / "check", routed, "check"))
+                through = {**everything, "confidenceThreshold": args.check_threshold}
+                del through["checkExamples"]  # the default: run them
+                checked = asyncio.run(session(tasks, model, cache / "check", through, "check"))
             if args.fix_limit:
                 agent_bench.SESSION["max_tokens"] = args.fix_max_tokens
                 fix = fix_part(args.fix_limit, model, args.cloud_model, url, cache)
@@ -321,6 +423,8 @@ def inline_report(
     # The router's default rule first: answers that break syntax or read an unknown name always go,
     # then mean log-probability.
     curves = {
+        "examples+syntax+names+mean": curve(local, cloud, "mean", ("examples", "syntax", "names")),
+        "examples+syntax+names+min": curve(local, cloud, "min", ("examples", "syntax", "names")),
         "syntax+names+mean": curve(local, cloud, "mean", ("syntax", "names")),
         "syntax+mean": curve(local, cloud, "mean", ("syntax",)),
         "mean": curve(local, cloud, "mean"),
@@ -328,22 +432,26 @@ def inline_report(
         "syntax+min": curve(local, cloud, "min", ("syntax",)),
         "min": curve(local, cloud, "min"),
     }
-    points = curves["syntax+names+mean"]
     defaults = CloudSettings()
     shipped_by = tuple(
         name
         for name, on in (
+            ("examples", defaults.check_examples),
             ("syntax", defaults.escalate_on_syntax_error),
             ("names", defaults.escalate_on_unknown_name),
         )
         if on
     )
+    points = curves["+".join(shipped_by) + "+mean"] if shipped_by else curves["mean"]
     shipped = [
-        forced(r, shipped_by)
-        or confidence(r, "mean") < defaults.confidence_threshold
-        or confidence(r, "min") < defaults.min_logprob_threshold
-        for r in local
+        routed(r, shipped_by, defaults.confidence_threshold, defaults.min_logprob_threshold) for r in local
     ]
+    everyone = list(range(n))
+    examples = [(r, r.get("local_examples_pass")) for r in local]
+    both_thresholds = {
+        "in_sample_best": grid_best(local, cloud, shipped_by, everyone),
+        "out_of_sample": out_of_sample(local, cloud, shipped_by),
+    }
     at_defaults = {
         "confidence_threshold": defaults.confidence_threshold,
         "min_logprob_threshold": defaults.min_logprob_threshold,
@@ -373,6 +481,11 @@ def inline_report(
         "syntax_flagged_but_passed": sum(bool(r.get("local_breaks_syntax")) and r["passed"] for r in local),
         "names_flagged": sum(bool(r.get("local_unknown_names")) for r in local),
         "names_flagged_but_passed": sum(bool(r.get("local_unknown_names")) and r["passed"] for r in local),
+        "examples_run": sum(r.get("local_examples_pass") is not None for r in local),
+        "examples_failed": sum(r.get("local_examples_pass") is False for r in local),
+        "examples_failed_but_passed": sum(ex is False and r["passed"] for r, ex in examples),
+        "examples_passed_but_failed": sum(ex is True and not r["passed"] for r, ex in examples),
+        "both_thresholds": both_thresholds,
         "names_flagged_cloud_passed": sum(
             bool(r.get("local_unknown_names")) and c["passed"] for r, c in zip(local, cloud, strict=True)
         ),
@@ -394,8 +507,8 @@ def inline_report(
         result["records"]["check"] = checked
     print(f"tasks {n} ({source}); all-local pass@1 {local_rate:.3f}; all-cloud {cloud_rate:.3f}")
     print(
-        "routing by the router's default rule (syntax, unknown names, then mean log-probability below"
-        " the threshold):"
+        f"routing by the router's default rules ({'+'.join(shipped_by) or 'no checks'}, then mean"
+        " log-probability below the threshold):"
     )
     print(f"{'threshold':>12} {'cloud share':>12} {'pass@1':>8} {'of cloud':>9}")
     for point in points:
@@ -413,6 +526,11 @@ def inline_report(
         f" {result['names_flagged_but_passed']} of them passed anyway,"
         f" the cloud passed {result['names_flagged_cloud_passed']} of those holes"
     )
+    print(
+        f"examples signal: run on {result['examples_run']} local answers; {result['examples_failed']}"
+        f" failed ({result['examples_failed_but_passed']} of them passed the hidden tests anyway);"
+        f" {result['examples_passed_but_failed']} passed their examples but failed the hidden tests"
+    )
     for name, signal_curve in curves.items():
         at_quarter = max((p["pass_at_1"] for p in signal_curve if p["cloud_fraction"] <= 0.25), default=0)
         enough = [p["cloud_fraction"] for p in signal_curve if p["pass_at_1"] >= 0.95 * cloud_rate]
@@ -428,6 +546,14 @@ def inline_report(
         f" sent, pass@1 {at_defaults['pass_at_1']:.3f}"
         f" ({at_defaults['pass_at_1'] / (cloud_rate or 1):.1%} of all-cloud)"
     )
+    best_both = json.dumps(both_thresholds["in_sample_best"])
+    print(f"both thresholds, best on all holes with <= 25% sent: {best_both}")
+    for split in both_thresholds["out_of_sample"]:
+        print(
+            f"both thresholds chosen on the {split['chosen_on']} holes ({split['chosen']['of_cloud']:.1%} of"
+            f" cloud, {split['chosen']['cloud_fraction']:.0%} sent), on the {split['reported_on']} ones:"
+            f" {split['result']['of_cloud']:.1%} of cloud with {split['result']['cloud_fraction']:.0%} sent"
+        )
     if "check" in result:
         print(f"check through the router: {json.dumps(result['check'])}")
     return result

@@ -195,6 +195,21 @@ async def settle(futures: list[tuple[float, asyncio.Future[Any]]], outcome: Outc
             outcome.unanswered += 1
 
 
+async def waited_record(client: LspClient, elapsed_ms: float, after_switch: bool) -> dict[str, Any]:
+    """A waited suggestion's latency with what the server says its prompt cost: tokens evaluated
+    versus reused from the KV cache, and its own seconds (the rest is queueing)."""
+    status = await client.request("workspace/executeCommand", {"command": "smallcode.status"})
+    last = status.get("lastCompletion") or {}
+    return {
+        "ms": round(elapsed_ms, 1),
+        "after_switch": after_switch,  # the first waited one since the typing moved to another file
+        "prompt_tokens": last.get("promptTokens"),
+        "reused_prompt_tokens": last.get("reusedPromptTokens"),
+        "server_seconds": last.get("seconds"),
+        "context_snippets": last.get("contextSnippets"),
+    }
+
+
 async def timed_request(client: LspClient, method: str, params: Any) -> float:
     started = time.perf_counter()
     await client.request(method, params, timeout=ANSWER_TIMEOUT_S)
@@ -315,6 +330,7 @@ async def soak(
         item.document.open()
     samples: list[dict[str, Any]] = []
     waited_ms: list[float] = []
+    waited: list[dict[str, Any]] = []  # per waited suggestion: latency and the prompt it needed
     window_ms: list[float] = []
     other_ms: list[float] = []
     outcome = Outcome()
@@ -369,6 +385,7 @@ async def soak(
                 waited_ms.append(elapsed)
                 window_ms.append(elapsed)
                 outcome.answered += 1
+                waited.append(await waited_record(client, elapsed, done % 400 < pause_every))
             except LspError as exc:
                 outcome.errors += exc.code != REQUEST_CANCELLED
                 outcome.cancelled += exc.code == REQUEST_CANCELLED
@@ -403,6 +420,9 @@ async def soak(
         "errors": outcome.errors,
         "unanswered": outcome.unanswered,
         "waited_completion": summary(waited_ms),
+        "waited_after_switch": summary([w["ms"] for w in waited if w["after_switch"]]),
+        "waited_same_file": summary([w["ms"] for w in waited if not w["after_switch"]]),
+        "waited": waited,
         "symbol_requests": summary(other_ms),
         "warm_up_sample": warm,
         "rss_growth_after_warm_up": round(last["rss_mb"] / warm["rss_mb"] - 1, 4),
@@ -495,6 +515,11 @@ def main(argv: list[str] | None = None) -> int:
         f"soak: {soak_result['keystrokes']} keystrokes in {soak_result['seconds']} s;"
         f" unanswered {soak_result['unanswered']}, errors {soak_result['errors']};"
         f" waited suggestion p50 {waited['p50_ms']} ms p95 {waited['p95_ms']} ms max {waited['max_ms']} ms"
+    )
+    switched, same = soak_result["waited_after_switch"], soak_result["waited_same_file"]
+    print(
+        f"  first waited after a file switch: p50 {switched['p50_ms']} ms p95 {switched['p95_ms']} ms;"
+        f" others: p50 {same['p50_ms']} ms p95 {same['p95_ms']} ms"
     )
     print(
         f"RSS growth after warm-up {soak_result['rss_growth_after_warm_up']:.1%} (target < 5%);"

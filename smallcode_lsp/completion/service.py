@@ -72,6 +72,10 @@ class Suggestion:
     # when it reaches a rule that needs them, and what they found is kept for the status.
     check_answer: Callable[[], AnswerChecks] | None = None
     local_checks: AnswerChecks | None = None  # None: not run
+    # The Python document with the local answer typed in, and the cursor's line: what the router's
+    # examples run executes (agent/example_check.py). None for other languages.
+    answer_in_place: Callable[[], str] | None = None
+    cursor_line: int = 0
 
     @property
     def cloud_context(self) -> str:
@@ -224,6 +228,9 @@ class Completer:
             names = name_fit.unknown_names(*position, in_workspace)
             return AnswerChecks(broken, None if names is None else len(names))
 
+        def answer_in_place() -> str:
+            return "\n".join(syntax_fit.insert(lines, request.line, request.column, text, replace_chars))
+
         return Suggestion(
             text=text,
             replace_chars=replace_chars,
@@ -233,6 +240,8 @@ class Completer:
             refine=refine,
             stop_check=should_stop,
             check_answer=check_answer,
+            answer_in_place=answer_in_place if spec is not None and spec.name == "python" else None,
+            cursor_line=request.line,
             block=block,
             logprobs=generation.logprobs,
             finish_reason=generation.finish_reason,

@@ -10,7 +10,11 @@ with the local answer standing on any failure:
 - the answer in place: it leaves a syntax error at the cursor (`cloud.escalateOnSyntaxError`) or
   reads a name nothing defines (`cloud.escalateOnUnknownName`), mistakes the model can be sure of
   and a parser sees at once. These parse the document, so they run last, only when every cheaper
-  rule kept the answer local.
+  rule kept the answer local;
+- the answer run (`cloud.checkExamples`, Python): the `>>>` examples of the function the answer
+  lands in, run in the sandbox by the caller before asking (agent/example_check.py). Failing
+  examples send the request whatever the confidence; passing ones keep the local answer however
+  unsure the model was, as a test beats a guess about one.
 Nothing is ever sent without a configured endpoint, from a secret-looking file, from a path matching
 `cloud.neverSend`, while the circuit is open, or once the day's `cloud.dailyTokenBudget` is spent.
 The routing log holds signals and outcomes, never code.
@@ -61,6 +65,7 @@ class AnswerChecks:
 
     breaks_syntax: bool | None = None
     unknown_names: int | None = None  # how many; the names are code, so they are never logged
+    examples_pass: bool | None = None  # the function's docstring examples, run with the answer
 
 
 @dataclass(frozen=True)
@@ -91,17 +96,11 @@ class Router:
         self.log_path = log_path
         self._lock = threading.Lock()
 
-    def decide_inline(
-        self,
-        path: str,
-        signals: Signals,
-        roots: list[str],
-        circuit_open: bool,
-        budget_spent: bool = False,
-        checks: Callable[[], AnswerChecks] | None = None,
-    ) -> Decision:
-        """Where an inline completion goes; `checks` parses the local answer and is called only
-        when a cheaper rule has not decided already and a check is switched on."""
+    def held_local(
+        self, path: str, roots: list[str], circuit_open: bool, budget_spent: bool = False
+    ) -> Decision | None:
+        """The rules that keep a request home whatever the answer: nothing to send to, a file that
+        must not leave, a failing endpoint, a spent budget. None when the request may go."""
         if not self.settings.endpoint:
             return Decision("local", "no endpoint")
         if never_send(path, self.settings, roots):
@@ -110,6 +109,28 @@ class Router:
             return Decision("local", "circuit open")
         if budget_spent:
             return Decision("local", "daily token budget spent")
+        return None
+
+    def decide_inline(
+        self,
+        path: str,
+        signals: Signals,
+        roots: list[str],
+        circuit_open: bool,
+        budget_spent: bool = False,
+        checks: Callable[[], AnswerChecks] | None = None,
+        examples: bool | None = None,
+    ) -> Decision:
+        """Where an inline completion goes; `checks` parses the local answer and is called only
+        when a cheaper rule has not decided already and a check is switched on. `examples` is what
+        running the function's examples with the answer said (None: not run)."""
+        held = self.held_local(path, roots, circuit_open, budget_spent)
+        if held is not None:
+            return held
+        if examples is False:
+            return Decision("cloud", "local answer fails its examples", AnswerChecks(examples_pass=False))
+        if examples is True:
+            return Decision("local", "local answer passes its examples", AnswerChecks(examples_pass=True))
         mean = signals.mean_logprob if signals.mean_logprob is not None else -math.inf
         if mean < self.settings.confidence_threshold:
             return Decision("cloud", "low confidence" if signals.tokens else "no local answer")

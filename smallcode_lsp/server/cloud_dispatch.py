@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import time
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+from smallcode_lsp.agent.example_check import function_with_examples, run_examples
 from smallcode_lsp.completion.service import Suggestion
 from smallcode_lsp.engine.cloud import CloudAnswer, CloudClient, CloudError
 from smallcode_lsp.engine.cloud_budget import TokenBudget
 from smallcode_lsp.engine.router import Decision, Router, Signals, never_send
 from smallcode_lsp.engine.scrub import scrub, scrub_around_cursor
 from smallcode_lsp.models import cache_dir
+from smallcode_lsp.server.agent_access import agent
 
 if TYPE_CHECKING:
     from smallcode_lsp.server.app import SmallCodeServer
@@ -99,7 +102,11 @@ def dispatch_for(ls: SmallCodeServer) -> CloudDispatch:
 
 
 async def maybe_escalate(
-    ls: SmallCodeServer, path: str, suggestion: Suggestion, started: float
+    ls: SmallCodeServer,
+    path: str,
+    suggestion: Suggestion,
+    started: float,
+    cancel: threading.Event | None = None,
 ) -> Suggestion:
     """`suggestion`, or the cloud's answer in its place when the router sends this request there."""
     dispatch = dispatch_for(ls)
@@ -107,9 +114,13 @@ async def maybe_escalate(
     client = dispatch.client
     circuit_open = client is None or not client.breaker.allows()
     roots = [str(r) for r in ls.roots]
+    budget_spent = not dispatch.budget.allows()
+    examples = None
+    if dispatch.router.held_local(path, roots, circuit_open, budget_spent) is None:
+        examples = await _run_examples(ls, path, suggestion, started, cancel)
     checks = suggestion.check_answer if suggestion.text else None
     decision = dispatch.router.decide_inline(
-        path, signals, roots, circuit_open, not dispatch.budget.allows(), checks
+        path, signals, roots, circuit_open, budget_spent, checks, examples
     )
     suggestion.local_checks = decision.checks
     ls.counters[f"route.{decision.route}"] += 1
@@ -153,6 +164,35 @@ async def maybe_escalate(
     ls.counters["route.cloudServed"] += 1
     dispatch.router.record("inline", decision, signals, "served", time.perf_counter() - started)
     return replace(suggestion, text=text, replace_chars=replace_chars, source="cloud")
+
+
+EXAMPLES_MAX_S = 1.0  # the longest an examples run may take out of an inline request
+
+
+async def _run_examples(
+    ls: SmallCodeServer, path: str, suggestion: Suggestion, started: float, cancel: threading.Event | None
+) -> bool | None:
+    """Whether the docstring examples of the function the local answer lands in pass with it
+    (None: off, not Python, no examples, no time, or they could not run). Runs on a worker thread
+    with at most half of what is left of `cloud.timeoutMs`, so the cloud keeps time to answer."""
+    if not (ls.settings.cloud.check_examples and suggestion.text and suggestion.answer_in_place):
+        return None
+    left = ls.settings.cloud.timeout_ms / 1000 - (time.perf_counter() - started)
+    seconds = min(EXAMPLES_MAX_S, left / 2)
+    code = suggestion.answer_in_place()
+    if function_with_examples(code, suggestion.cursor_line) is None:
+        return None
+    if seconds < 0.2:
+        ls.counters["route.examplesNoTime"] += 1
+        return None
+    sandbox = agent(ls).sandbox
+    roots = [str(r) for r in ls.roots]
+    outcome = await asyncio.to_thread(
+        run_examples, sandbox, path, code, suggestion.cursor_line, roots, seconds, cancel
+    )
+    result = {True: "Passed", False: "Failed", None: "NotRun"}[outcome.passed]
+    ls.counters[f"route.examples{result}"] += 1
+    return outcome.passed
 
 
 def count_failure(ls: SmallCodeServer, reason: str) -> None:

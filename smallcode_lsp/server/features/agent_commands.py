@@ -22,6 +22,7 @@ from smallcode_lsp.agent.checks import Problem
 from smallcode_lsp.agent.fix import FixResult, decoding_for
 from smallcode_lsp.agent.service import AgentService, FixRequest
 from smallcode_lsp.engine.chat import ChatMessage
+from smallcode_lsp.server.agent_access import agent
 from smallcode_lsp.server.app import SmallCodeServer
 from smallcode_lsp.server.cloud_dispatch import AgentEscalation
 from smallcode_lsp.server.features.code_actions import (
@@ -35,16 +36,6 @@ from smallcode_lsp.server.positions import ClientPositions, client_encoding, col
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-def agent(ls: SmallCodeServer) -> AgentService:
-    """The session's agent service, rebuilt when the workspace or the settings it uses change."""
-    current = ls.agent
-    key = (tuple(ls.roots), id(ls.index), ls.settings.agent, ls.settings.index)
-    if current is None or ls.agent_key != key:
-        current = AgentService(ls.roots, ls.index, ls.settings.agent, ls.settings.index)
-        ls.agent, ls.agent_key = current, key
-    return current
 
 
 # ----------------------------------------------------------------- shared by both commands

@@ -114,7 +114,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     if cancel.is_set() or suggestion is None:
         ls.counters["completion.cancelled"] += 1
         return None
-    suggestion = await maybe_escalate(ls, path, suggestion, started)
+    suggestion = await maybe_escalate(ls, path, suggestion, started, cancel)
     ls.counters["completion.promptTokens"] += suggestion.prompt_tokens
     ls.counters["completion.reusedPromptTokens"] += suggestion.reused_prompt_tokens
     checks = suggestion.local_checks
@@ -129,6 +129,7 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
         # What parsing the local answer found (None: not checked; only the router asks).
         "breaksSyntax": checks.breaks_syntax if checks else None,
         "unknownNames": checks.unknown_names if checks else None,
+        "examplesPass": checks.examples_pass if checks else None,  # the function's examples, run
         "contextSnippets": suggestion.context_snippets,
         "block": suggestion.block,
         "seconds": round(suggestion.seconds, 4),
