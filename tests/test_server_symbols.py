@@ -131,3 +131,32 @@ async def test_large_workspace_is_indexed_by_worker_processes(tmp_path, tiny_mod
         assert "save_239" in names
     finally:
         await stop_server(client)
+
+
+async def test_a_long_typing_session_leaves_no_handler_state_behind(workspace, tmp_path, tiny_model_path):
+    """Every keystroke is a didChange notification; none may leave bookkeeping behind (pygls kept
+    one future per notification, the soak's RSS growth)."""
+    client = await start_server(workspace, tmp_path / "cache", {"model": {"path": str(tiny_model_path)}})
+    try:
+        doc = open_document(client, workspace / "typing.py", "def typed():\n    x = 0\n")
+        before = (await status(client))["pendingHandlers"]
+        for version in range(2, 302):
+            client.text_document_did_change(
+                types.DidChangeTextDocumentParams(
+                    types.VersionedTextDocumentIdentifier(uri=doc, version=version),
+                    [
+                        types.TextDocumentContentChangePartial(
+                            range=types.Range(types.Position(1, 9), types.Position(1, 9)), text="1"
+                        )
+                    ],
+                )
+            )
+        symbols = await client.text_document_document_symbol_async(
+            types.DocumentSymbolParams(types.TextDocumentIdentifier(doc))
+        )
+        assert [s.name for s in symbols] == ["typed"]
+        after = (await status(client))["pendingHandlers"]
+        # Whatever was still running at the start (the index build...) may be gone; nothing was added.
+        assert after <= max(before, 2), (before, after)
+    finally:
+        await stop_server(client)

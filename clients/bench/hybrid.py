@@ -494,10 +494,9 @@ def inline_report(
         "records": {"local": local, "cloud": cloud},
     }
     if checked is not None and check_threshold is not None:
-        predicted = next(
-            (p for p in reversed(points) if p["threshold"] is None or p["threshold"] <= check_threshold),
-            None,
-        )
+        # The session ran the default rules with this mean threshold: the same rules on the records.
+        least = defaults.min_logprob_threshold
+        predicted = evaluate(local, cloud, shipped_by, everyone, check_threshold, least)
         result["check"] = {
             "threshold": check_threshold,
             "measured_pass_at_1": round(sum(r["passed"] for r in checked) / n, 4),

@@ -239,6 +239,10 @@ class SmallCodeProtocol(LanguageServerProtocol):
             return
         super()._send_handler_result(future, msg_id=msg_id)
 
+    def pending_handlers(self) -> int:
+        """Handlers pygls still tracks (running requests, unfinished steps): flat over a session."""
+        return len(self._request_futures)
+
     def _execute_handler(
         self, msg_id: Any, handler: Any, callback: Any, args: Any = None, kwargs: Any = None
     ) -> None:
@@ -246,6 +250,16 @@ class SmallCodeProtocol(LanguageServerProtocol):
         coroutine under a fresh id, and `$/cancelRequest` cancels only the generator's future: link
         them, so a cancelled command (reindex, fix, tests) stops instead of running on."""
         super()._execute_handler(msg_id, handler, callback, args, kwargs)
+        made_up_id = callback == self._check_handler_result or (
+            getattr(callback, "func", None) == self._run_generator
+        )
+        if made_up_id:
+            # A notification, or a step of a generator handler: pygls files its future under an id
+            # it made up, which no response or `$/cancelRequest` ever removes: one entry per
+            # keystroke for its own didChange (the soak's RSS growth). Forget it once done.
+            stored = self._request_futures.get(msg_id)
+            if stored is not None:
+                stored.add_done_callback(lambda _done: self._request_futures.pop(msg_id, None))
         result_future = getattr(callback, "keywords", {}).get("result_future")
         inner = self._request_futures.get(msg_id)
         if result_future is not None and inner is not None and not inner.done():

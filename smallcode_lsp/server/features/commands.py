@@ -37,6 +37,7 @@ def status(ls: SmallCodeServer) -> dict[str, Any]:
             "watching": ls.watcher is not None,
         },
         "requests": dict(sorted(ls.counters.items())),
+        "pendingHandlers": ls.protocol.pending_handlers(),  # this status request included
         "cache": {"hits": ls.cache.hits, "misses": ls.cache.misses},
         "promptReuse": _prompt_reuse(ls),
         "lastCompletion": ls.last_completion,
