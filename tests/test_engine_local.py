@@ -246,3 +246,26 @@ def test_a_chat_turn_leaves_the_completion_cache_alone(engine: LocalEngine) -> N
     assert again.token_ids == first.token_ids
     # Only the last prompt token is evaluated again: the chat ran in its own context.
     assert again.reused_prompt_tokens >= len(prompt) - 1
+
+
+def test_going_back_to_a_prompt_restores_its_saved_cache(tiny_model_path: Path) -> None:
+    """Two files in turn: the second visit to each restores its KV cache (no prefill) and answers
+    exactly as a cold engine would."""
+    engine = LocalEngine.load(tiny_model_path, context_size=4096, threads=1)
+    try:
+        first_file = "".join(f"def first_{n}(value):\n    return value + {n}\n\n" for n in range(30))
+        second_file = "".join(f"class Second{n}:\n    size = {n}\n\n" for n in range(30))
+        first = engine.fim_prompt(first_file, "\n", "")
+        second = engine.fim_prompt(second_file, "\n", "")
+        assert min(len(first), len(second)) > 256
+        cold_first = engine.generate(first, max_tokens=16)
+        engine.generate(second, max_tokens=16)
+        back = engine.generate(first, max_tokens=16)
+        assert back.reused_prompt_tokens == len(first) - 1
+        assert back.token_ids == cold_first.token_ids
+        again = engine.generate(second, max_tokens=16)
+        assert again.reused_prompt_tokens == len(second) - 1
+        saved = engine.saved_prompts
+        assert saved["restores"] == 2 and saved["saves"] >= 2 and saved["bytes"] > 0
+    finally:
+        engine.close()

@@ -193,6 +193,7 @@ class ModelHost:
             "contextSize": engine.context_size if engine else None,
             "draftPath": str(engine.draft_path) if engine and engine.draft_path else None,
             "agentContext": engine.agent_context if engine else None,
+            "savedPrompts": engine.saved_prompts if engine else None,
         }
 
     def shutdown(self) -> None:

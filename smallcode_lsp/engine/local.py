@@ -24,6 +24,7 @@ from smallcode_lsp.engine.llama_log import LOG_BRIDGE
 from smallcode_lsp.engine.llama_open import KV_CACHE_TYPES, open_llama
 from smallcode_lsp.engine.logprobs import TemperatureSampler, greedy_choice
 from smallcode_lsp.engine.model_file import ModelLoadError, check_gguf_file, physical_core_count
+from smallcode_lsp.engine.prompt_states import PromptStates
 from smallcode_lsp.engine.sibling_context import close_sibling_context, open_sibling_context
 from smallcode_lsp.engine.speculative import (
     MODES,
@@ -104,7 +105,13 @@ class LocalEngine:
         self._guarded_ids = self._marker_ids()
         # Batch verification needs rejected positions removed from the cache: not on recurrent models.
         self._verifier = Verifier(llama, llama_cpp, _MAX_DRAFT + 1) if self._partial_reuse else None
-        self._draft = DraftModel(draft, llama_cpp, chunk=PROMPT_CHUNK) if draft is not None else None
+        # Going back to a file restores its saved KV cache instead of re-reading its prompt.
+        self._states = _states_for(llama, llama_cpp)
+        self._draft = (
+            DraftModel(draft, llama_cpp, chunk=PROMPT_CHUNK, states=_states_for(draft, llama_cpp))
+            if draft is not None
+            else None
+        )
         self.draft_path: Path | None = draft_path if draft is not None else None
         self.notice: str | None = None
         if self.fim is None:
@@ -319,6 +326,8 @@ class LocalEngine:
 
             llama = self._agent_context() if own_context else self._llama
             chunk = AGENT_PROMPT_CHUNK if own_context else PROMPT_CHUNK
+            if self._states is not None and llama is self._llama:
+                self._states.prepare(prompt)
             reused, complete = sync_cache(llama, prompt, interrupted, chunk)
             sampling = temperature > 0
             # Drafts are verified in the main context only.
@@ -448,10 +457,25 @@ class LocalEngine:
             return self._draft if self._draft.prepare(prompt, cancelled) else None
         return PromptLookup(prompt)
 
+    @property
+    def saved_prompts(self) -> dict[str, int]:
+        """What the saved KV caches did (prompt_states.py), for the status."""
+        states = self._states
+        if states is None:
+            return {"saves": 0, "restores": 0, "restoredTokens": 0, "bytes": 0}
+        return {
+            "saves": states.saves,
+            "restores": states.restores,
+            "restoredTokens": states.restored_tokens,
+            "bytes": states.bytes,
+        }
+
     def close(self) -> None:
         """Frees the model; a generation in flight is cancelled first."""
         self._closed.set()
         with self._lock:
+            if self._states is not None:
+                self._states.clear()
             llama, self._llama = self._llama, None
             if self._sibling is not None:
                 close_sibling_context(self._sibling)
@@ -462,6 +486,11 @@ class LocalEngine:
                 self._draft.close()
             if llama is not None:
                 llama.close()
+
+
+def _states_for(llama: Any, llama_cpp: Any) -> PromptStates | None:
+    """Saved prompt caches for a context whose cache can be cut at any position (not recurrent)."""
+    return None if llama._is_recurrent or llama._is_hybrid else PromptStates(llama, llama_cpp)
 
 
 def _split_keep(text: str, sep: str) -> list[str]:

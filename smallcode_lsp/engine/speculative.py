@@ -187,14 +187,19 @@ class DraftModel:
     low-confidence guess is usually rejected and costs a draft-model step.
     """
 
-    def __init__(self, llama: Any, lib: Any, *, chunk: int = 128, min_prob: float = 0.5) -> None:
+    def __init__(
+        self, llama: Any, lib: Any, *, chunk: int = 128, min_prob: float = 0.5, states: Any = None
+    ) -> None:
         self.llama, self._lib = llama, lib
+        self._states = states  # prompt_states.PromptStates of the draft's context, if any
         self._chunk = chunk
         self._min_logprob = float(np.log(min_prob)) if min_prob > 0 else -np.inf
         self._n_vocab = int(llama.n_vocab())
 
     def prepare(self, prompt: Sequence[int], cancelled: Callable[[], bool]) -> bool:
         """Evaluates the prompt on the draft (prefix reused); False when cancelled meanwhile."""
+        if self._states is not None:
+            self._states.prepare(prompt)
         return sync_cache(self.llama, prompt, cancelled, self._chunk)[1]
 
     def propose(self, history: Sequence[int], k: int) -> list[int]:
