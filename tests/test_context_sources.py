@@ -19,6 +19,16 @@ def test_context_is_remembered_per_window_and_expires(tmp_path, monkeypatch):
     assert sources.remembered("/w/c.py", (16, 512)) is None
     clock[0] += sources_module.CONTEXT_MEMORY_S + 1
     assert sources.remembered("/w/b.py", (16, 512)) is None  # too old
+    # Requests that keep arriving (even ones superseded before retrieval) keep the choice alive.
+    sources.remember("/w/b.py", (16, 512), packed)
+    for _ in range(3):
+        clock[0] += sources_module.CONTEXT_MEMORY_S * 0.8
+        sources.still_typing("/w/b.py")
+    assert sources.remembered("/w/b.py", (16, 512)) is packed
+    sources.still_typing("/w/c.py")  # nothing remembered there: nothing to keep
+    clock[0] += sources_module.CONTEXT_MEMORY_S + 1
+    sources.still_typing("/w/b.py")  # too late: a pause this long is not typing along
+    assert sources.remembered("/w/b.py", (16, 512)) is None
     index.close()
 
 

@@ -47,6 +47,15 @@ class ContextSources:
     def remember(self, path: str, key: Hashable, packed: PackedContext) -> None:
         self._memory[path] = (key, time.monotonic(), packed)
 
+    def still_typing(self, path: str) -> None:
+        """A completion request arrived for `path`: the choice stays as long as requests keep coming,
+        even ones a newer keystroke supersedes before they reach retrieval. Otherwise a prompt that
+        takes longer to read than CONTEXT_MEMORY_S (a cold prefill on a slow CPU) would expire its
+        own context, and the next request would pay for a new prefix all over again."""
+        entry = self._memory.get(path)
+        if entry is not None and time.monotonic() - entry[1] <= CONTEXT_MEMORY_S:
+            self._memory[path] = (entry[0], time.monotonic(), entry[2])
+
     @classmethod
     def for_index(cls, index: WorkspaceIndex, roots: list[str]) -> ContextSources:
         return cls(index, roots, RecentChunks(index.chunks_in_file), LexicalIndex(index), ImportCache(roots))

@@ -71,6 +71,8 @@ async def suggest(ls: SmallCodeServer, uri: str, position: types.Position, expli
     # The suggestion after an accepted one may already be under way: take it over.
     prefetched = ls.prefetcher.claim(ls, uri, text, row, column)
     cancel = ls.inflight[uri] = prefetched.cancel if prefetched else threading.Event()
+    if ls.sources is not None:
+        ls.sources.still_typing(path)
     try:
         automatic = not explicit and prefetched is None
         delay_ms = ls.pace.delay_ms(uri, ls.settings.completion.debounce_ms) if automatic else 0.0
