@@ -293,7 +293,10 @@ def fix_part(limit: int, model: Path, cloud_model: Path, url: str, tmp: Path) ->
     """Hybrid fix (local loop, then one cloud turn) vs the cloud model running the whole loop."""
     problems, _origin = agent_bench.load_humaneval()
     tasks = agent_bench.fix_tasks(problems[:limit], tmp / "fix-workspace")
-    endpoint = {"endpoint": url, "timeoutMs": 120000}
+    # The cloud turn's quality is under test, not this machine's speed: a 1.5B model reading a fix
+    # prompt on two cores can take minutes, past the default agent deadline (which would count as
+    # "no code").
+    endpoint = {"endpoint": url, "timeoutMs": 120000, "agentTimeoutMs": 1_800_000}
     hybrid = asyncio.run(
         agent_bench.fix_session(tmp / "fix-workspace", tasks, model, 3, tmp / "c1", endpoint)
     )
