@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import random
 import subprocess
 import sys
 import threading
@@ -269,3 +270,30 @@ def test_going_back_to_a_prompt_restores_its_saved_cache(tiny_model_path: Path) 
         assert saved["restores"] == 2 and saved["saves"] >= 2 and saved["bytes"] > 0
     finally:
         engine.close()
+
+
+def test_saved_caches_survive_many_files_edits_and_cancellations(tiny_model_path: Path) -> None:
+    """Five files typed in turn with changing context and random cancellations: every generation
+    returns, and the last answer for each prompt matches what a cold engine says."""
+    engine = LocalEngine.load(tiny_model_path, context_size=4096, threads=1)
+    cold = LocalEngine.load(tiny_model_path, context_size=4096, threads=1)
+    rng = random.Random(7)
+    files = ["".join(f"def f{k}_{n}(v):\n    return v + {n}\n\n" for n in range(25)) for k in range(5)]
+    try:
+        for step in range(150):
+            k = (step // 10) % 5
+            files[k] += rng.choice("ab xy\n")
+            context = files[(k + 1) % 5][: rng.randint(0, 300)] if rng.random() < 0.5 else ""
+            prompt = engine.fim_prompt(files[k], "\n", context)
+            cancel = threading.Event()
+            if rng.random() < 0.3:
+                threading.Timer(rng.random() * 0.01, cancel.set).start()
+            mode = rng.choice(["off", "promptLookup"])
+            engine.generate(prompt, max_tokens=6, cancel=cancel, speculation=mode)
+        assert engine.saved_prompts["restores"] > 0
+        prompt = engine.fim_prompt(files[0], "\n", "")
+        warm_ids = engine.generate(prompt, max_tokens=8).token_ids
+        assert warm_ids == cold.generate(prompt, max_tokens=8).token_ids
+    finally:
+        engine.close()
+        cold.close()

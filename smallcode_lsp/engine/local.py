@@ -327,7 +327,7 @@ class LocalEngine:
             llama = self._agent_context() if own_context else self._llama
             chunk = AGENT_PROMPT_CHUNK if own_context else PROMPT_CHUNK
             if self._states is not None and llama is self._llama:
-                self._states.prepare(prompt)
+                self._prepare_cache(self._states, prompt)
             reused, complete = sync_cache(llama, prompt, interrupted, chunk)
             sampling = temperature > 0
             # Drafts are verified in the main context only.
@@ -456,6 +456,15 @@ class LocalEngine:
         if mode == "draftModel" and self._draft is not None:
             return self._draft if self._draft.prepare(prompt, cancelled) else None
         return PromptLookup(prompt)
+
+    @staticmethod
+    def _prepare_cache(states: PromptStates, prompt: list[int]) -> None:
+        """Saved caches are an optimisation: if they fail, the prompt is read the ordinary way."""
+        try:
+            states.prepare(prompt)
+        except Exception:
+            _LOG.exception("saved prompt caches failed; dropping them")
+            states.clear()
 
     @property
     def saved_prompts(self) -> dict[str, int]:

@@ -25,7 +25,7 @@ MIN_TOKENS = 128  # a shorter cache is cheaper to rebuild than to keep
 MIN_GAIN = 64  # restore only when it saves at least this many tokens of prefill
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: `==` on the token arrays is element-wise
 class _Saved:
     tokens: np.ndarray
     data: Any  # the ctypes buffer llama.cpp wrote into, kept as is (no copy either way)
