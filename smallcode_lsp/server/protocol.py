@@ -105,6 +105,7 @@ class SmallCodeProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._initialized_seen = False
+        self._made_up_ids: set[str] = set()  # see _execute_handler
 
     # ----------------------------------------------------------------- entry points
 
@@ -224,9 +225,23 @@ class SmallCodeProtocol(LanguageServerProtocol):
             return _Answered()
 
     def handle_message(self, message: Any) -> None:
+        self._forget_finished()
         if isinstance(message, _Answered):
             return
         super().handle_message(message)
+
+    def _forget_finished(self) -> None:
+        """Drop the finished futures pygls filed under made-up ids. Done here, between messages:
+        pygls iterates over its futures (shutdown cancels them), so a done-callback that removed
+        entries would change the dict under that loop."""
+        finished = [
+            msg_id
+            for msg_id in self._made_up_ids
+            if (future := self._request_futures.get(msg_id)) is None or future.done()
+        ]
+        for msg_id in finished:
+            self._made_up_ids.discard(msg_id)
+            self._request_futures.pop(msg_id, None)
 
     def _send_handler_result(self, future: Any, *, msg_id: Any) -> None:
         """A handler's JSON-RPC error (bad position, document not open...) is the client's mistake:
@@ -253,13 +268,11 @@ class SmallCodeProtocol(LanguageServerProtocol):
         made_up_id = callback == self._check_handler_result or (
             getattr(callback, "func", None) == self._run_generator
         )
-        if made_up_id:
+        if made_up_id and msg_id in self._request_futures:
             # A notification, or a step of a generator handler: pygls files its future under an id
             # it made up, which no response or `$/cancelRequest` ever removes: one entry per
-            # keystroke for its own didChange (the soak's RSS growth). Forget it once done.
-            stored = self._request_futures.get(msg_id)
-            if stored is not None:
-                stored.add_done_callback(lambda _done: self._request_futures.pop(msg_id, None))
+            # keystroke for its own didChange (the soak's RSS growth). `_forget_finished` drops it.
+            self._made_up_ids.add(msg_id)
         result_future = getattr(callback, "keywords", {}).get("result_future")
         inner = self._request_futures.get(msg_id)
         if result_future is not None and inner is not None and not inner.done():
