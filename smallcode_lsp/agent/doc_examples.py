@@ -23,12 +23,8 @@ def example_test(code: str, function: str) -> tuple[str, str, list[str]] | None:
     `code`, or None when it has no example that an assertion can express."""
     name = function.rsplit(".", 1)[-1]
     node = python_function(code, name)
-    docstring = ast.get_docstring(node) if node is not None else None
-    if not docstring or ">>>" not in docstring:
-        return None
-    try:
-        examples = doctest.DocTestParser().get_examples(docstring)
-    except ValueError:
+    examples = docstring_examples(node) if node is not None else None
+    if not examples:
         return None
     body: list[str] = []
     imports: list[str] = []
@@ -53,6 +49,17 @@ def example_test(code: str, function: str) -> tuple[str, str, list[str]] | None:
     test_name = "test_" + re.sub(r"\W", "_", function.replace(".", "_")) + "_docstring_examples"
     text = f"def {test_name}():\n" + textwrap.indent("\n".join(body), "    ")
     return test_name, text, imports
+
+
+def docstring_examples(node: ast.AST) -> list[doctest.Example] | None:
+    """The `>>>` examples of a function node's docstring; None when it has none or they do not parse."""
+    docstring = ast.get_docstring(node)  # type: ignore[arg-type]
+    if not docstring or ">>>" not in docstring:
+        return None
+    try:
+        return doctest.DocTestParser().get_examples(docstring)
+    except ValueError:
+        return None
 
 
 def _assertion(source: str, want: str) -> str | None:

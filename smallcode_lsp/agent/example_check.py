@@ -19,13 +19,13 @@ timeout) means "not checked", never "failed".
 from __future__ import annotations
 
 import ast
-import doctest
 import json
 import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+from smallcode_lsp.agent.doc_examples import docstring_examples
 from smallcode_lsp.agent.sandbox import Sandbox
 
 MAX_SOURCE_CHARS = 200_000  # bigger modules are not run per keystroke
@@ -65,7 +65,9 @@ class ExamplesOutcome:
 def function_with_examples(code: str, line: int) -> str | None:
     """The qualified name of the function around 0-based `line` whose docstring has examples with an
     expected value, reachable by name from the module; None when there is none or the code does not
-    parse."""
+    parse (or is too big to run per keystroke)."""
+    if len(code) > MAX_SOURCE_CHARS:
+        return None
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError):
@@ -88,14 +90,7 @@ def _reachable_functions(tree: ast.Module):
 
 
 def _has_examples(node: ast.AST) -> bool:
-    docstring = ast.get_docstring(node)  # type: ignore[arg-type]
-    if not docstring or ">>>" not in docstring:
-        return False
-    try:
-        examples = doctest.DocTestParser().get_examples(docstring)
-    except ValueError:
-        return False
-    return any(example.want.strip() for example in examples)
+    return any(example.want.strip() for example in docstring_examples(node) or ())
 
 
 def run_examples(
@@ -106,12 +101,12 @@ def run_examples(
     roots: list[str],
     seconds: float,
     stop: threading.Event | None = None,
+    qualname: str | None = None,
 ) -> ExamplesOutcome:
     """Whether the examples of the function around `line` pass with `code` as the module at `path`
-    (a Python file), within `seconds` of wall time; `stop` ends the run early (a newer keystroke)."""
-    if len(code) > MAX_SOURCE_CHARS:
-        return ExamplesOutcome(None, 0.0)
-    qualname = function_with_examples(code, line)
+    (a Python file), within `seconds` of wall time; `stop` ends the run early (a newer keystroke).
+    `qualname`: that function's name when the caller has already found it (no second parse)."""
+    qualname = qualname or function_with_examples(code, line)
     if qualname is None:
         return ExamplesOutcome(None, 0.0)
     module = Path(path).stem if Path(path).stem.isidentifier() else "subject"

@@ -106,12 +106,11 @@ class LocalEngine:
         # Batch verification needs rejected positions removed from the cache: not on recurrent models.
         self._verifier = Verifier(llama, llama_cpp, _MAX_DRAFT + 1) if self._partial_reuse else None
         # Going back to a file restores its saved KV cache instead of re-reading its prompt.
-        self._states = _states_for(llama, llama_cpp)
-        self._draft = (
-            DraftModel(draft, llama_cpp, chunk=PROMPT_CHUNK, states=_states_for(draft, llama_cpp))
-            if draft is not None
-            else None
-        )
+        self._states = PromptStates.for_context(llama, llama_cpp)
+        self._draft = None
+        if draft is not None:
+            draft_states = PromptStates.for_context(draft, llama_cpp)
+            self._draft = DraftModel(draft, llama_cpp, chunk=PROMPT_CHUNK, states=draft_states)
         self.draft_path: Path | None = draft_path if draft is not None else None
         self.notice: str | None = None
         if self.fim is None:
@@ -327,7 +326,7 @@ class LocalEngine:
             llama = self._agent_context() if own_context else self._llama
             chunk = AGENT_PROMPT_CHUNK if own_context else PROMPT_CHUNK
             if self._states is not None and llama is self._llama:
-                self._prepare_cache(self._states, prompt)
+                self._states.prepare(prompt)
             reused, complete = sync_cache(llama, prompt, interrupted, chunk)
             sampling = temperature > 0
             # Drafts are verified in the main context only.
@@ -457,27 +456,12 @@ class LocalEngine:
             return self._draft if self._draft.prepare(prompt, cancelled) else None
         return PromptLookup(prompt)
 
-    @staticmethod
-    def _prepare_cache(states: PromptStates, prompt: list[int]) -> None:
-        """Saved caches are an optimisation: if they fail, the prompt is read the ordinary way."""
-        try:
-            states.prepare(prompt)
-        except Exception:
-            _LOG.exception("saved prompt caches failed; dropping them")
-            states.clear()
-
     @property
     def saved_prompts(self) -> dict[str, int]:
         """What the saved KV caches did (prompt_states.py), for the status."""
-        states = self._states
-        if states is None:
+        if self._states is None:
             return {"saves": 0, "restores": 0, "restoredTokens": 0, "bytes": 0}
-        return {
-            "saves": states.saves,
-            "restores": states.restores,
-            "restoredTokens": states.restored_tokens,
-            "bytes": states.bytes,
-        }
+        return self._states.describe()
 
     def close(self) -> None:
         """Frees the model; a generation in flight is cancelled first."""
@@ -495,11 +479,6 @@ class LocalEngine:
                 self._draft.close()
             if llama is not None:
                 llama.close()
-
-
-def _states_for(llama: Any, llama_cpp: Any) -> PromptStates | None:
-    """Saved prompt caches for a context whose cache can be cut at any position (not recurrent)."""
-    return None if llama._is_recurrent or llama._is_hybrid else PromptStates(llama, llama_cpp)
 
 
 def _split_keep(text: str, sep: str) -> list[str]:

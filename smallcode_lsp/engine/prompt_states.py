@@ -12,6 +12,7 @@ documents, and a prompt that shares its prefix with a saved one is the same file
 from __future__ import annotations
 
 import ctypes
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 
 from smallcode_lsp.engine.speculative import common_prefix
+
+_LOG = logging.getLogger(__name__)
 
 MAX_BYTES = 48 << 20  # all saved caches together (~4,000 tokens of the 0.5B model's f16 KV)
 MIN_TOKENS = 128  # a shorter cache is cheaper to rebuild than to keep
@@ -48,10 +51,32 @@ class PromptStates:
     def bytes(self) -> int:
         return sum(s.size for s in self._saved)
 
+    @classmethod
+    def for_context(cls, llama: Any, lib: Any) -> PromptStates | None:
+        """Saved caches for a context whose cache can be cut at any position (not recurrent)."""
+        return None if llama._is_recurrent or llama._is_hybrid else cls(llama, lib)
+
+    def describe(self) -> dict[str, int]:
+        return {
+            "saves": self.saves,
+            "restores": self.restores,
+            "restoredTokens": self.restored_tokens,
+            "bytes": self.bytes,
+        }
+
     def prepare(self, prompt: Sequence[int]) -> int:
         """Make the context's cache the best start for `prompt`: save the live cache if `prompt`
         would throw most of it away, restore a saved one that shares a longer prefix. Returns the
-        tokens restored (0: the live cache stays)."""
+        tokens restored (0: the live cache stays). Never raises: the saved caches are an
+        optimisation, and if they fail they are dropped and the prompt is read the ordinary way."""
+        try:
+            return self._prepare(prompt)
+        except Exception:
+            _LOG.exception("saved prompt caches failed; dropping them")
+            self.clear()
+            return 0
+
+    def _prepare(self, prompt: Sequence[int]) -> int:
         llama = self._llama
         cached = int(llama.n_tokens)
         live = common_prefix(llama.input_ids[:cached], prompt) if cached else 0

@@ -199,10 +199,7 @@ class DraftModel:
     def prepare(self, prompt: Sequence[int], cancelled: Callable[[], bool]) -> bool:
         """Evaluates the prompt on the draft (prefix reused); False when cancelled meanwhile."""
         if self._states is not None:
-            try:
-                self._states.prepare(prompt)
-            except Exception:  # an optimisation: the prompt is then read the ordinary way
-                self._states.clear()
+            self._states.prepare(prompt)
         return sync_cache(self.llama, prompt, cancelled, self._chunk)[1]
 
     def propose(self, history: Sequence[int], k: int) -> list[int]:

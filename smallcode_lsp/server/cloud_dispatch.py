@@ -180,7 +180,9 @@ async def _run_examples(
     left = ls.settings.cloud.timeout_ms / 1000 - (time.perf_counter() - started)
     seconds = min(EXAMPLES_MAX_S, left / 2)
     code = suggestion.answer_in_place()
-    if function_with_examples(code, suggestion.cursor_line) is None:
+    line = suggestion.cursor_line
+    qualname = await asyncio.to_thread(function_with_examples, code, line)  # a parse: off the loop
+    if qualname is None:
         return None
     if seconds < 0.2:
         ls.counters["route.examplesNoTime"] += 1
@@ -188,7 +190,7 @@ async def _run_examples(
     sandbox = agent(ls).sandbox
     roots = [str(r) for r in ls.roots]
     outcome = await asyncio.to_thread(
-        run_examples, sandbox, path, code, suggestion.cursor_line, roots, seconds, cancel
+        run_examples, sandbox, path, code, line, roots, seconds, cancel, qualname
     )
     result = {True: "Passed", False: "Failed", None: "NotRun"}[outcome.passed]
     ls.counters[f"route.examples{result}"] += 1
