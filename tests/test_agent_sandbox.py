@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from smallcode_lsp.agent import live_runs
 from smallcode_lsp.agent.sandbox import Isolation, RunResult, Sandbox, SandboxLimits
 
 REPO = str(Path(__file__).resolve().parent.parent)
@@ -263,10 +264,7 @@ def test_a_killed_server_leaves_no_run_behind(tmp_path) -> None:
         time.sleep(0.05)
     assert not _processes_with(token), "the sandboxed process outlived its owner"
     assert glob.glob(pattern), "nothing to sweep: the test proves nothing"
-    import smallcode_lsp.agent.sandbox as module
-
-    module._swept.clear()
-    Sandbox(LIMITS).run(["{python}", "-I", "-c", "pass"], {})
+    live_runs.sweep_orphans(again=True)
     assert not glob.glob(pattern)
 
 

@@ -24,10 +24,8 @@ skips links, FIFOs and devices, and cleaning up never changes what a link points
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
-import glob
 import io
 import itertools
 import json
@@ -46,18 +44,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO
 
+from smallcode_lsp.agent import live_runs
 from smallcode_lsp.agent.disk_budget import DiskBudget
 from smallcode_lsp.agent.run_cleanup import kill_group, kill_members, remove_cgroup, remove_tree, stop
-from smallcode_lsp.process_tree import process_alive
 
 _JAIL = str(Path(__file__).with_name("jail.py"))
-_PIDS_CGROUP_ROOTS = ("/sys/fs/cgroup/pids", "/sys/fs/cgroup")
 _run_numbers = itertools.count()
-_PREFIX = "smallcode-sandbox-"
-# Runs in flight (temp dir -> cgroup), so that a server exiting mid-run still cleans up after them.
-_live_runs: dict[str, str | None] = {}
-_live_lock = threading.Lock()
-_live_processes: dict[str, subprocess.Popen[bytes]] = {}
 _SETUP_FAILED = 125
 _POLL_S = 0.05
 
@@ -163,7 +155,7 @@ class Sandbox:
         """A cgroup directory whose children get a `pids.max`: root is exempt from RLIMIT_NPROC."""
         if os.geteuid() != 0:
             return None
-        for root in _PIDS_CGROUP_ROOTS:
+        for root in live_runs.PIDS_CGROUP_ROOTS:
             probe = os.path.join(root, f"smallcode-probe-{os.getpid()}")
             try:
                 os.mkdir(probe)
@@ -179,7 +171,7 @@ class Sandbox:
         parent = self._pids_cgroup_parent
         if parent is None:
             return None
-        path = os.path.join(parent, f"{_PREFIX}{os.getpid()}-{next(_run_numbers)}")
+        path = os.path.join(parent, f"{live_runs.PREFIX}{os.getpid()}-{next(_run_numbers)}")
         try:
             os.mkdir(path)
             with open(os.path.join(path, "pids.max"), "w", encoding="ascii") as handle:
@@ -219,11 +211,10 @@ class Sandbox:
         cancel: threading.Event | None,
         links: Mapping[str, str] | None = None,
     ) -> RunResult:
-        _sweep_orphans()
-        workdir = os.path.realpath(tempfile.mkdtemp(prefix=f"{_PREFIX}{os.getpid()}-"))
+        live_runs.sweep_orphans()
+        workdir = os.path.realpath(tempfile.mkdtemp(prefix=f"{live_runs.PREFIX}{os.getpid()}-"))
         cgroup = self._make_cgroup()
-        with _live_lock:
-            _live_runs[workdir] = cgroup
+        live_runs.add_run(workdir, cgroup)
         try:
             for relative, content in files.items():
                 target = _inside_dir(workdir, relative)
@@ -263,8 +254,7 @@ class Sandbox:
             if copied:
                 result = RunResult(result.status, result.returncode, result.seconds, result.output, copied)
         finally:
-            with _live_lock:
-                _live_runs.pop(workdir, None)
+            live_runs.remove_run(workdir)
             remove_tree(workdir)
             if cgroup:
                 remove_cgroup(cgroup)
@@ -307,8 +297,7 @@ class Sandbox:
                 )
             except OSError as error:
                 return RunResult("error", None, 0.0, f"sandbox: cannot start: {error}")
-            with _live_lock:
-                _live_processes[workdir] = process
+            live_runs.add_process(workdir, process)
             status = None
             deadline = started + self.limits.wall_seconds
             budget = self.limits.disk_bytes
@@ -329,8 +318,7 @@ class Sandbox:
                 stop(process)
             kill_group(process)
             process.wait()
-            with _live_lock:
-                _live_processes.pop(workdir, None)
+            live_runs.remove_process(workdir)
             seconds = time.perf_counter() - started
             text = _tail(output, self.limits.output_chars)
         code = process.returncode
@@ -384,51 +372,6 @@ def _inside_dir(root: str, relative: str) -> str:
     if os.path.isabs(relative) or not target.startswith(root + os.sep):
         raise ValueError(f"sandbox file {relative!r} is outside the sandbox")
     return target
-
-
-@atexit.register
-def _clean_up_live_runs() -> None:
-    """At interpreter exit, kill the runs still in flight (worker threads die without their
-    `finally`) and delete what they left."""
-    with _live_lock:
-        processes = list(_live_processes.values())
-        runs = list(_live_runs.items())
-        _live_processes.clear()
-        _live_runs.clear()
-    for process in processes:  # the launchers kill what detached from their process groups
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            process.send_signal(signal.SIGTERM)
-    deadline = time.monotonic() + 1
-    for process in processes:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=max(deadline - time.monotonic(), 0))
-        kill_group(process)
-    for workdir, cgroup in runs:
-        remove_tree(workdir)
-        if cgroup:
-            remove_cgroup(cgroup)
-
-
-_swept = threading.Event()
-
-
-def _sweep_orphans() -> None:
-    """Once per process, delete temp dirs and cgroups of sandboxes whose server died (SIGKILL leaves
-    them behind); their names carry the owning process id."""
-    if _swept.is_set():
-        return
-    _swept.set()
-    patterns = [os.path.join(tempfile.gettempdir(), f"{_PREFIX}*")]
-    patterns += [os.path.join(root, f"{_PREFIX}*") for root in _PIDS_CGROUP_ROOTS]
-    for pattern in patterns:
-        for path in glob.glob(pattern):
-            owner = os.path.basename(path)[len(_PREFIX) :].split("-", 1)[0]
-            if not owner.isdigit() or process_alive(int(owner)):
-                continue
-            if path.startswith(tempfile.gettempdir()):
-                remove_tree(path)
-            else:
-                remove_cgroup(path)
 
 
 def _hide_own_proc_files() -> None:
