@@ -9,9 +9,10 @@ from pathlib import Path
 from smallcode_lsp.config import IndexSettings
 from smallcode_lsp.context.assemble import gather_snippets
 from smallcode_lsp.context.lexical import LexicalIndex
-from smallcode_lsp.context.prompt import pack_snippets
+from smallcode_lsp.context.prompt import PackedContext, pack_snippets
 from smallcode_lsp.context.recent import RecentChunks
 from smallcode_lsp.context.retrieve import Snippet
+from smallcode_lsp.context.sources import PREVIOUS_CHOICES, ContextSources
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
 
 FILES = {
@@ -137,6 +138,54 @@ def test_pack_order_is_stable(tmp_path: Path) -> None:
         [a, c], budget_tokens=1000, count_tokens=len, comment_prefix="#", stable_order=False
     ).text
     assert unsorted.index("def b") < unsorted.index("a1")
+
+
+def test_a_new_choice_keeps_what_the_previous_prompt_showed_at_the_front() -> None:
+    def snip(path: str, name: str, line: int) -> Snippet:
+        return Snippet(path, f"def {name}(): pass", "similar code", line, line)
+
+    def pack(snippets: list[Snippet], keep_first: PackedContext | None = None) -> PackedContext:
+        return pack_snippets(
+            snippets,
+            budget_tokens=1000,
+            count_tokens=len,
+            comment_prefix="#",
+            roots=["/w"],
+            keep_first=keep_first,
+        )
+
+    first = pack([snip("/w/m.py", "m", 1), snip("/w/z.py", "z", 1)])
+    # Coming back: a snippet that sorts before both is new, one old snippet is no longer chosen.
+    again = pack([snip("/w/a.py", "a", 1), snip("/w/z.py", "z", 1), snip("/w/m.py", "m2", 9)], first)
+    assert [text for _, text in again.files] == ["def z(): pass", "def a(): pass", "def m2(): pass"]
+    # Without a previous choice the order is by path and line, as before.
+    fresh = pack([snip("/w/a.py", "a", 1), snip("/w/z.py", "z", 1), snip("/w/m.py", "m2", 9)])
+    assert [text for _, text in fresh.files] == ["def a(): pass", "def m2(): pass", "def z(): pass"]
+    # The previous choice never adds what the new one did not choose.
+    assert pack([snip("/w/q.py", "q", 1)], first).files == (("q.py", "def q(): pass"),)
+
+
+def test_sources_remember_each_files_last_choice_within_a_bound(tmp_path: Path) -> None:
+    index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
+    sources = ContextSources.for_index(index, [str(tmp_path)])
+    packed = PackedContext((("a.py", "def a(): pass"),), "#")
+    for number in range(PREVIOUS_CHOICES + 5):
+        sources.remember(f"/w/f{number}.py", (0, 100), packed)
+    assert sources.previous_choice("/w/f0.py") is None  # the oldest files were forgotten
+    assert sources.previous_choice(f"/w/f{PREVIOUS_CHOICES + 4}.py") is packed
+
+
+def test_repo_layout_merges_only_neighbouring_snippets_of_a_file() -> None:
+    packed = PackedContext((("m.py", "A"), ("u.py", "B"), ("m.py", "C")), "#")
+    pieces: list[str] = []
+    packed.repo_layout(
+        repo_name="w",
+        current_path="app.py",
+        tokenize=lambda text: pieces.append(text) or [len(pieces)],
+        repo_token=-1,
+        file_sep_token=-2,
+    )
+    assert pieces == ["w\n", "m.py\nA\n", "u.py\nB\n", "m.py\nC\n", "app.py\n"]
 
 
 def test_repo_layout_groups_files_and_ends_with_the_current_path() -> None:

@@ -210,6 +210,13 @@ async def waited_record(client: LspClient, elapsed_ms: float, after_switch: bool
     }
 
 
+def reused_share(records: list[dict[str, Any]]) -> float | None:
+    """Of all prompt tokens these suggestions needed, the share the KV cache already held."""
+    prompt = sum(r["prompt_tokens"] or 0 for r in records)
+    reused = sum(r["reused_prompt_tokens"] or 0 for r in records)
+    return round(reused / prompt, 3) if prompt else None
+
+
 async def timed_request(client: LspClient, method: str, params: Any) -> float:
     started = time.perf_counter()
     await client.request(method, params, timeout=ANSWER_TIMEOUT_S)
@@ -422,6 +429,8 @@ async def soak(
         "waited_completion": summary(waited_ms),
         "waited_after_switch": summary([w["ms"] for w in waited if w["after_switch"]]),
         "waited_same_file": summary([w["ms"] for w in waited if not w["after_switch"]]),
+        "reused_after_switch": reused_share([w for w in waited if w["after_switch"]]),
+        "reused_same_file": reused_share([w for w in waited if not w["after_switch"]]),
         "waited": waited,
         "symbol_requests": summary(other_ms),
         "warm_up_sample": warm,
@@ -519,7 +528,9 @@ def main(argv: list[str] | None = None) -> int:
     switched, same = soak_result["waited_after_switch"], soak_result["waited_same_file"]
     print(
         f"  first waited after a file switch: p50 {switched['p50_ms']} ms p95 {switched['p95_ms']} ms;"
-        f" others: p50 {same['p50_ms']} ms p95 {same['p95_ms']} ms"
+        f" others: p50 {same['p50_ms']} ms p95 {same['p95_ms']} ms;"
+        f" prompt tokens already cached: after a switch {soak_result['reused_after_switch']},"
+        f" others {soak_result['reused_same_file']}"
     )
     print(
         f"RSS growth after warm-up {soak_result['rss_growth_after_warm_up']:.1%} (target < 5%);"

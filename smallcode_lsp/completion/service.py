@@ -153,6 +153,7 @@ class Completer:
             count_tokens=self.engine.count_tokens,
             comment_prefix=spec.comment_prefix if spec else "#",
             roots=sources.roots,
+            keep_first=sources.previous_choice(request.path),
         )
 
     def _layout(self, packed: PackedContext, path: str, roots: list[str]) -> str | list[int]:

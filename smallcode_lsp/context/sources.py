@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import OrderedDict
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 
@@ -19,6 +20,8 @@ from smallcode_lsp.index.workspace_index import WorkspaceIndex
 
 # How long a file's chosen snippets are kept while the cursor stays in the same prompt window.
 CONTEXT_MEMORY_S = 20.0
+# Files whose last choice is kept (however old) to order their next one: see `previous_choice`.
+PREVIOUS_CHOICES = 64
 
 
 @dataclass
@@ -30,6 +33,7 @@ class ContextSources:
     imports: ImportCache
     _memory: dict[str, tuple[Hashable, float, PackedContext]] = field(default_factory=dict)
     _cursor: tuple[str, int] | None = None  # (path, line) of the last completion request
+    _previous: OrderedDict[str, PackedContext] = field(default_factory=OrderedDict)
 
     def remembered(self, path: str, key: Hashable) -> PackedContext | None:
         """The context chosen for this file and `key` (window, budget) moments ago.
@@ -46,6 +50,15 @@ class ContextSources:
 
     def remember(self, path: str, key: Hashable, packed: PackedContext) -> None:
         self._memory[path] = (key, time.monotonic(), packed)
+        self._previous[path] = packed
+        self._previous.move_to_end(path)
+        while len(self._previous) > PREVIOUS_CHOICES:
+            self._previous.popitem(last=False)
+
+    def previous_choice(self, path: str) -> PackedContext | None:
+        """The snippets this file's last prompt showed, however long ago: a new choice keeps the
+        ones it shares with it at the front, so the prompt still starts the same way."""
+        return self._previous.get(path)
 
     def still_typing(self, path: str) -> None:
         """A completion request arrived for `path`: the choice stays as long as requests keep coming,
