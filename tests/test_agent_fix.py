@@ -225,6 +225,37 @@ def test_a_whole_module_answer_is_cut_to_the_definition() -> None:
     assert python_definition("def other():\n    pass\n", "area", document, True) == "def other():\n    pass\n"
 
 
+def test_a_rewrite_brings_the_helpers_it_calls() -> None:
+    from smallcode_lsp.agent.fix import python_definition
+
+    document = "LIMIT = 3\n\n\ndef depth(s):\n    return 0\n\n\ndef groups(s):\n    return []\n"
+    answer = (
+        "import re\n\nOPEN = '('\n\n\n"
+        "def unused():\n    return 1\n\n\n"
+        "def balanced(s):\n    return count(s) == 0\n\n\n"
+        "def count(s):\n    return sum(1 if c == OPEN else -1 for c in s)\n\n\n"
+        "def depth(s):\n    return 99\n\n\n"
+        "def groups(s):\n    return [g for g in re.split(' ', s) if balanced(g) and depth(g) < LIMIT]\n\n\n"
+        "print(groups('() (())'))\n"
+    )
+    kept = python_definition(answer, "groups", document, top_level=True)
+    # The helpers it calls, and theirs, in the answer's order; not the file's own `depth` again,
+    # not the unused function, not the usage example.
+    assert kept == (
+        "import re\nOPEN = '('\n"
+        "def balanced(s):\n    return count(s) == 0\n"
+        "def count(s):\n    return sum(1 if c == OPEN else -1 for c in s)\n"
+        "def groups(s):\n    return [g for g in re.split(' ', s) if balanced(g) and depth(g) < LIMIT]"
+    )
+    rewritten = document.replace("def groups(s):\n    return []", kept)
+    namespace: dict[str, object] = {}
+    exec(compile(rewritten, "solution.py", "exec"), namespace)
+    assert namespace["groups"]("() (()) ((") == ["()", "(())"]
+    # Inside a class, module-level helpers cannot come along: the method alone.
+    method = python_definition(answer, "groups", document, top_level=False)
+    assert method.startswith("def groups(s):") and "def balanced" not in method
+
+
 def test_an_unchanged_answer_is_told_so(checker: Checker) -> None:
     document = "def double(x):\n    return x * 3\n"
     script = Script(block(document), block("def double(x):\n    return x * 2\n"))

@@ -13,6 +13,7 @@ test re-run then checks the new body, and the title says the function was rewrit
 
 from __future__ import annotations
 
+import ast
 import textwrap
 import threading
 from collections.abc import Callable, Sequence
@@ -111,8 +112,6 @@ REWRITE_SYSTEM = (
 def contract_of(code: str, name: str | None) -> str | None:
     """A Python function's decorators, signature and docstring, without its body; None when the
     function has no docstring (then the signature alone says too little to write it anew)."""
-    import ast
-
     function = python_function(code, name) if name else None
     if function is None or ast.get_docstring(function) is None:
         return None
@@ -157,14 +156,14 @@ UNCHANGED = (
 
 
 def python_definition(code: str, name: str | None, document: str, top_level: bool) -> str:
-    """From a Python answer, just the definition of `name`, plus the imports it needs that the file lacks.
+    """From a Python answer, just the definition of `name`, plus what it needs that the file lacks.
 
     Models like to answer with a whole module (imports, the function, a usage example); pasted over
-    one function, the extra lines would be unused imports or stray code. Imports the new function
-    uses and the file does not bind are kept in front of it when it is top-level, else dropped.
+    one function, the extra lines would be unused imports or stray code. When the definition is
+    top-level, the imports it uses that the file does not bind, and the helpers it calls (functions,
+    classes, constants of the answer, and theirs in turn) that the file does not define, go in front
+    of it; inside a class they are dropped.
     """
-    import ast
-
     try:
         tree = ast.parse(textwrap.dedent(code))
     except SyntaxError:
@@ -180,32 +179,70 @@ def python_definition(code: str, name: str | None, document: str, top_level: boo
     )
     if definition is None:
         return code
-    start = min([definition.lineno] + [d.lineno for d in definition.decorator_list])
-    text = "\n".join(lines[start - 1 : definition.end_lineno])
+
+    def source(node: ast.stmt) -> str:
+        decorators = getattr(node, "decorator_list", [])
+        start = min([node.lineno] + [d.lineno for d in decorators])
+        return "\n".join(lines[start - 1 : node.end_lineno])
+
     if not top_level:
-        return text
-    used = {n.id for n in ast.walk(definition) if isinstance(n, ast.Name)}
-    used |= {
-        n.value.id
-        for n in ast.walk(definition)
-        if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-    }
+        return source(definition)
     try:
-        bound = {
-            alias.asname or alias.name.split(".")[0]
-            for node in ast.walk(ast.parse(document))
-            if isinstance(node, (ast.Import, ast.ImportFrom))
-            for alias in node.names
-        }
+        in_file = _top_level_names(ast.parse(document))
     except SyntaxError:
-        bound = set()
-    needed = []
+        in_file = set()
+    helpers = _helpers_needed(tree, definition, in_file)
+    used = set().union(*(_names_used(node) for node in [definition, *helpers]))
+    imports = []
     for node in tree.body:
         if isinstance(node, (ast.Import, ast.ImportFrom)):
-            names = {alias.asname or alias.name.split(".")[0] for alias in node.names}
-            if "*" not in names and names & used and not names <= bound:
-                needed.append("\n".join(lines[node.lineno - 1 : node.end_lineno]))
-    return "\n".join(needed + [text]) if needed else text
+            names = _bound_names(node)
+            if "*" not in names and names & used and not names <= in_file:
+                imports.append(node)
+    return "\n".join(source(node) for node in [*imports, *helpers, definition])
+
+
+def _bound_names(node: ast.stmt) -> set[str]:
+    """The module-level names a statement binds (imports, definitions, plain assignments)."""
+    if isinstance(node, (ast.Import, ast.ImportFrom)):
+        return {alias.asname or alias.name.split(".")[0] for alias in node.names}
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return {node.name}
+    if isinstance(node, ast.Assign):
+        targets = node.targets
+    elif isinstance(node, ast.AnnAssign):
+        targets = [node.target]
+    else:
+        return set()
+    return {n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)}
+
+
+def _top_level_names(module: ast.Module) -> set[str]:
+    return set().union(*(_bound_names(node) for node in module.body))
+
+
+def _names_used(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
+def _helpers_needed(tree: ast.Module, definition: ast.stmt, in_file: set[str]) -> list[ast.stmt]:
+    """The answer's other top-level definitions that `definition` uses, directly or through each
+    other, and the file does not define: a rewrite that calls its own new helper must bring it."""
+    kinds = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Assign, ast.AnnAssign)
+    candidates = [n for n in tree.body if isinstance(n, kinds) and n is not definition]
+    wanted = _names_used(definition)
+    chosen: list[ast.stmt] = []
+    grew = True
+    while grew:
+        grew = False
+        for node in candidates:
+            names = _bound_names(node)
+            if node in chosen or not names or not names & wanted or names & in_file:
+                continue
+            chosen.append(node)
+            wanted |= _names_used(node)
+            grew = True
+    return [node for node in tree.body if node in chosen]  # the answer's own order
 
 
 def reindent(code: str, like: str) -> str:
