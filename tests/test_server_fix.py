@@ -260,6 +260,9 @@ async def test_a_fix_the_local_model_cannot_verify_goes_to_the_cloud(
             counters = (await status(client))["requests"]
             assert counters["route.fixCloud"] == 1
             assert endpoint.requests[0]["path"] == "/v1/chat/completions"
+            # The task alone, not the local model's failed answer and its error.
+            roles = [m["role"] for m in endpoint.requests[0]["body"]["messages"]]
+            assert roles == ["system", "user"]
             if mode == "ok":
                 assert result["verified"] is True
                 assert result["title"].startswith("Fix [cloud model]: verified by syntax, py_compile")

@@ -250,6 +250,16 @@ class AgentEscalation:
             return False
         return attempt <= CLOUD_AGENT_ATTEMPTS if self.cloud_first else attempt > self.local_attempts
 
+    def for_cloud(self, messages: list) -> list:
+        """What a fix's cloud turn reads: the task as the loop last posed it (system and first user
+        message; a rewrite's prompt already quotes the failing test), without the local model's
+        failed answers and their errors, which anchored the stronger model on wrong code and cost
+        tokens. Test writing keeps the whole conversation: its errors name the tests to repair."""
+        if self.kind != "fix":
+            return list(messages)
+        first_user = next((i for i, m in enumerate(messages) if m.role == "user"), len(messages) - 1)
+        return list(messages[: first_user + 1])
+
     def __call__(self, messages, cancel, attempt: int) -> str:
         client = self.dispatch.client
         if not self.is_cloud_attempt(attempt) or client is None:
@@ -264,7 +274,9 @@ class AgentEscalation:
             self.dispatch.router.record(self.kind, decision, signals, "skipped", 0.0)
             return ""
         decision = Decision("cloud", "multi-file scope" if self.cloud_first else "local attempts failed")
-        sent = [{"role": m.role, "content": self.dispatch.scrubbed(m.content)} for m in messages]
+        sent = [
+            {"role": m.role, "content": self.dispatch.scrubbed(m.content)} for m in self.for_cloud(messages)
+        ]
         self.ls.counters[f"route.{self.kind}Cloud"] += 1
         self.last_source = "cloud"
         try:
