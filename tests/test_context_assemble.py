@@ -165,6 +165,32 @@ def test_a_new_choice_keeps_what_the_previous_prompt_showed_at_the_front() -> No
     assert pack([snip("/w/q.py", "q", 1)], first).files == (("q.py", "def q(): pass"),)
 
 
+def test_coming_back_the_old_snippets_keep_their_room_but_not_against_definitions() -> None:
+    def pack(snippets: list[Snippet], keep_first: PackedContext | None = None) -> PackedContext:
+        return pack_snippets(
+            snippets,
+            budget_tokens=60,
+            count_tokens=len,
+            comment_prefix="#",
+            roots=["/w"],
+            keep_first=keep_first,
+        )
+
+    old = Snippet("/w/m.py", "def m(): pass", "similar code", 1, 1)  # 25 "tokens" with its header
+    edited = Snippet("/w/b.py", "def b(): pass", "recently edited", 1, 1)
+    named = Snippet("/w/d.py", "def d(): pass", "definition of d", 1, 1)
+    first = pack([old])
+    # Another file's recent edit outranks the old snippet by priority, but only one of them fits
+    # beside the definition: the one the file's last prompt showed stays, and stays first.
+    back = pack([named, edited, old], first)
+    assert [text for _, text in back.files] == ["def m(): pass", "def d(): pass"]
+    # Without that history, priority decides.
+    assert [text for _, text in pack([named, edited, old]).files] == ["def b(): pass", "def d(): pass"]
+    # A definition of a name near the cursor is never pushed out by an old snippet.
+    crowded = pack([named, Snippet("/w/n.py", "def n(): pass", "definition of n", 1, 1), old], first)
+    assert sorted(text for _, text in crowded.files) == ["def d(): pass", "def n(): pass"]
+
+
 def test_sources_remember_each_files_last_choice_within_a_bound(tmp_path: Path) -> None:
     index = WorkspaceIndex([tmp_path], IndexSettings(), None, workers=1)
     sources = ContextSources.for_index(index, [str(tmp_path)])

@@ -79,28 +79,62 @@ def pack_snippets(
     Snippets are *chosen* in the given (priority) order, then, with `stable_order`, *written* by
     path and line: the set of chosen snippets barely changes between keystrokes, but their priority
     order does (it follows the nearest identifiers), and a reordered prefix would defeat KV reuse.
-    Chosen snippets that `keep_first` (the file's previous choice) showed come first, in its order.
+
+    `keep_first` is the file's previous choice. Among the candidates, the definitions of names near
+    the cursor still come first; then the previously shown snippets that are still candidates, which
+    are written first and in their old order; then the rest by priority, written after them. Coming
+    back to a file after editing others would otherwise let the other files' recent edits push the
+    old snippets out, and the prompt, changed from its first snippet on, would be read from scratch.
     """
     roots = list(roots)
-    chosen: list[tuple[str, int, str]] = []
-    needed_from: set[str] = set()
+    shown_before = keep_first.files if stable_order and keep_first is not None else ()
+    previous = set(shown_before)
+    candidates = [_Candidate.of(snippet, roots, comment_prefix, count_tokens) for snippet in snippets]
+    if previous:
+        candidates = _reprioritised(candidates, previous)
+    chosen: list[_Candidate] = []
     used = 0
-    for snippet in snippets:
+    for candidate in candidates:
+        if used + candidate.cost > budget_tokens:
+            continue  # a smaller snippet further down may still fit
+        chosen.append(candidate)
+        used += candidate.cost
+    needed_from = {c.shown for c in chosen if c.reason.startswith(("definition", "imported"))}
+    if stable_order:
+        chosen.sort(key=lambda c: (c.shown, c.line))
+    files = tuple((c.shown, c.text) for c in chosen)
+    if previous:
+        files = _previous_first(files, shown_before)
+    return PackedContext(files, comment_prefix, definition_files=len(needed_from))
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    shown: str
+    line: int
+    text: str
+    reason: str
+    cost: int
+
+    @classmethod
+    def of(
+        cls, snippet: Snippet, roots: list[str], comment_prefix: str, count_tokens: Callable[[str], int]
+    ) -> _Candidate:
         shown = display_path(snippet.path, roots)
         text = snippet.text.rstrip()
         cost = count_tokens(f"{comment_prefix} {shown}\n{text}\n\n")
-        if used + cost > budget_tokens:
-            continue  # a smaller snippet further down may still fit
-        chosen.append((shown, snippet.start_line, text))
-        if snippet.reason.startswith(("definition", "imported")):
-            needed_from.add(shown)
-        used += cost
-    if stable_order:
-        chosen.sort(key=lambda c: (c[0], c[1]))
-    files = tuple((shown, text) for shown, _line, text in chosen)
-    if stable_order and keep_first is not None:
-        files = _previous_first(files, keep_first.files)
-    return PackedContext(files, comment_prefix, definition_files=len(needed_from))
+        return cls(shown, snippet.start_line, text, snippet.reason, cost)
+
+
+def _reprioritised(candidates: list[_Candidate], previous: set[tuple[str, str]]) -> list[_Candidate]:
+    """Definitions near the cursor, then what was shown before, then the rest, each in priority order."""
+
+    def rank(candidate: _Candidate) -> int:
+        if candidate.reason.startswith("definition"):
+            return 0
+        return 1 if (candidate.shown, candidate.text) in previous else 2
+
+    return sorted(candidates, key=rank)  # stable: priority order within each rank
 
 
 def _previous_first(

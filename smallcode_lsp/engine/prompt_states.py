@@ -23,7 +23,8 @@ from smallcode_lsp.engine.speculative import common_prefix
 
 _LOG = logging.getLogger(__name__)
 
-MAX_BYTES = 48 << 20  # all saved caches together (~4,000 tokens of the 0.5B model's f16 KV)
+MAX_BYTES = 96 << 20  # all saved caches together: ~8,000 tokens of the 0.5B model's f16 KV, the
+# prompts of the last 6-8 files (at 48 MB, typing in 5 files in turn evicted each one just before its turn)
 MIN_TOKENS = 128  # a shorter cache is cheaper to rebuild than to keep
 MIN_GAIN = 64  # restore only when it saves at least this many tokens of prefill
 
