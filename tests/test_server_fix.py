@@ -266,6 +266,7 @@ async def test_a_fix_the_local_model_cannot_verify_goes_to_the_cloud(
             if mode == "ok":
                 assert result["verified"] is True
                 assert result["title"].startswith("Fix [cloud model]: verified by syntax, py_compile")
+                assert result["source"] == "cloud"
                 assert result["applied"] and edits and edits[0].label == result["title"]
                 sent = endpoint.received_text()
                 assert "AKIAIOSFODNN7EXAMPLE" not in sent and "<redacted>" in sent

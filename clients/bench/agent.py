@@ -194,7 +194,7 @@ async def fix_session(
                     "fixed": fixed,
                     "attempts": result.get("attempts"),
                     "rewritten": bool(result.get("rewritten")),
-                    "cloud": str(result.get("title") or "").startswith("Fix [cloud model]"),
+                    "cloud": result.get("source") == "cloud",  # which model wrote the final try
                     "seconds": round(seconds, 2),
                     "error": (result.get("error") or "")[:300],
                 }

@@ -353,6 +353,7 @@ def _summary(result: FixResult) -> dict[str, Any]:
         "checks": list(result.checks),
         "attempts": len(result.attempts),
         "rewritten": result.rewritten,
+        "source": result.source,  # local | cloud: which model wrote the last try
         "error": result.error,
         "range": {"startLine": result.target.start, "endLine": result.target.end},
         "replacement": result.replacement,
