@@ -456,7 +456,8 @@ async def run(args: argparse.Namespace, model: Path) -> dict[str, Any]:
         root.mkdir()
         env = {**os.environ, "SMALLCODE_CACHE_DIR": str(cache)}
         options = {"model": {"path": str(model)}, "completion": {"maxTokens": args.max_tokens}}
-        client = await LspClient.start(*SERVER_COMMAND, env=env, cwd=str(REPO))
+        logging = ["--log-file", str(args.server_log), "--log-level", "WARNING"] if args.server_log else []
+        client = await LspClient.start(*SERVER_COMMAND, *logging, env=env, cwd=str(REPO))
         try:
             await client.initialize(root, options)
             client.notify("initialized", {})
@@ -508,6 +509,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--storms", type=int, default=3, help="storms (each followed by a probe)")
     parser.add_argument("--probes", type=int, default=3, help="idle probes before the storms")
     parser.add_argument("--max-tokens", type=int, default=32)
+    parser.add_argument("--server-log", type=Path, default=None, help="where the server logs its warnings")
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON)
     parser.add_argument("--png", type=Path, default=None, help="default: the JSON path with .png")
     args = parser.parse_args(argv)
@@ -516,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
 
         args.model = default_model_path()
     result = asyncio.run(run(args, args.model.resolve()))
-    result["settings"] = {k: v for k, v in vars(args).items() if k not in ("json", "png")}
+    result["settings"] = {k: v for k, v in vars(args).items() if k not in ("json", "png", "server_log")}
     result["settings"]["model"] = str(args.model)
     soak_result = result["soak"]
     waited = soak_result["waited_completion"]
