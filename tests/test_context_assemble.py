@@ -116,15 +116,27 @@ def test_respects_deadline(tmp_path: Path) -> None:
     assert time.perf_counter() - started < 0.03 + 0.015  # at most one lookup past the share
 
 
+def pack_in_w(
+    snippets: list[Snippet], budget: int = 1000, keep_first: PackedContext | None = None
+) -> PackedContext:
+    """Snippets of a workspace at /w packed with one token per character."""
+    return pack_snippets(
+        snippets,
+        budget_tokens=budget,
+        count_tokens=len,
+        comment_prefix="#",
+        roots=["/w"],
+        keep_first=keep_first,
+    )
+
+
 def test_pack_order_is_stable(tmp_path: Path) -> None:
     a = Snippet("/w/b.py", "def b(): pass", "definition of b", 10, 10)
     b = Snippet("/w/a.py", "def a2(): pass", "similar code", 30, 30)
     c = Snippet("/w/a.py", "def a1(): pass", "recently edited", 5, 5)
 
     def pack(snippets: list[Snippet], budget: int = 1000) -> str:
-        return pack_snippets(
-            snippets, budget_tokens=budget, count_tokens=len, comment_prefix="#", roots=["/w"]
-        ).text
+        return pack_in_w(snippets, budget).text
 
     assert pack_snippets([a, b, c], budget_tokens=1000, count_tokens=len, comment_prefix="#").snippets == 3
     first = pack([a, b, c])
@@ -145,14 +157,7 @@ def test_a_new_choice_keeps_what_the_previous_prompt_showed_at_the_front() -> No
         return Snippet(path, f"def {name}(): pass", "similar code", line, line)
 
     def pack(snippets: list[Snippet], keep_first: PackedContext | None = None) -> PackedContext:
-        return pack_snippets(
-            snippets,
-            budget_tokens=1000,
-            count_tokens=len,
-            comment_prefix="#",
-            roots=["/w"],
-            keep_first=keep_first,
-        )
+        return pack_in_w(snippets, keep_first=keep_first)
 
     first = pack([snip("/w/m.py", "m", 1), snip("/w/z.py", "z", 1)])
     # Coming back: a snippet that sorts before both is new, one old snippet is no longer chosen.
@@ -167,14 +172,7 @@ def test_a_new_choice_keeps_what_the_previous_prompt_showed_at_the_front() -> No
 
 def test_coming_back_the_old_snippets_keep_their_room_but_not_against_definitions() -> None:
     def pack(snippets: list[Snippet], keep_first: PackedContext | None = None) -> PackedContext:
-        return pack_snippets(
-            snippets,
-            budget_tokens=60,
-            count_tokens=len,
-            comment_prefix="#",
-            roots=["/w"],
-            keep_first=keep_first,
-        )
+        return pack_in_w(snippets, 60, keep_first)
 
     old = Snippet("/w/m.py", "def m(): pass", "similar code", 1, 1)  # 25 "tokens" with its header
     edited = Snippet("/w/b.py", "def b(): pass", "recently edited", 1, 1)

@@ -18,7 +18,7 @@ from smallcode_lsp.context.prompt import PackedContext
 from smallcode_lsp.context.recent import RecentChunks
 from smallcode_lsp.index.workspace_index import WorkspaceIndex
 
-# How long a file's chosen snippets are kept while the cursor stays in the same prompt window.
+# How long a file's chosen snippets are reused as they are while the cursor stays in the same window.
 CONTEXT_MEMORY_S = 20.0
 # Files whose last choice is kept (however old) to order their next one: see `previous_choice`.
 PREVIOUS_CHOICES = 64
@@ -31,9 +31,9 @@ class ContextSources:
     recent: RecentChunks
     lexical: LexicalIndex
     imports: ImportCache
-    _memory: dict[str, tuple[Hashable, float, PackedContext]] = field(default_factory=dict)
+    # Each file's last choice: (key, when, snippets), least recently chosen first.
+    _memory: OrderedDict[str, tuple[Hashable, float, PackedContext]] = field(default_factory=OrderedDict)
     _cursor: tuple[str, int] | None = None  # (path, line) of the last completion request
-    _previous: OrderedDict[str, PackedContext] = field(default_factory=OrderedDict)
 
     def remembered(self, path: str, key: Hashable) -> PackedContext | None:
         """The context chosen for this file and `key` (window, budget) moments ago.
@@ -50,15 +50,15 @@ class ContextSources:
 
     def remember(self, path: str, key: Hashable, packed: PackedContext) -> None:
         self._memory[path] = (key, time.monotonic(), packed)
-        self._previous[path] = packed
-        self._previous.move_to_end(path)
-        while len(self._previous) > PREVIOUS_CHOICES:
-            self._previous.popitem(last=False)
+        self._memory.move_to_end(path)
+        while len(self._memory) > PREVIOUS_CHOICES:
+            self._memory.popitem(last=False)
 
     def previous_choice(self, path: str) -> PackedContext | None:
         """The snippets this file's last prompt showed, however long ago: a new choice keeps the
         ones it shares with it at the front, so the prompt still starts the same way."""
-        return self._previous.get(path)
+        entry = self._memory.get(path)
+        return entry[2] if entry is not None else None
 
     def still_typing(self, path: str) -> None:
         """A completion request arrived for `path`: the choice stays as long as requests keep coming,
